@@ -1,0 +1,362 @@
+"""Load a deployment directory, validate every file and the rules across them, all at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from fnl_deploy.errors import InvalidDeployment, Problem, UsageError
+from fnl_deploy.i18n import t
+from fnl_deploy.model.errors import problems_from
+from fnl_deploy.model.operator import Operator, Server
+from fnl_deploy.model.tenant import EVERYONE, DnsMode, Person, Tenant
+from fnl_deploy.model.types import format_size, to_u_label
+from fnl_deploy.yamlsrc import Loc, Source, load_file
+
+TENANT_FILE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+SERVER_GROUP = "fnl_servers"
+OPERATOR_KEY = "fnl_operator"
+
+#: RCPNT accepts .fr and the French regional or overseas extensions.
+FRENCH_EXTENSIONS = frozenset(
+    "fr bzh alsace corsica paris eus re gp mq gf yt pm wf tf nc pf bl mf".split()
+)
+
+
+@dataclass(frozen=True)
+class TenantEntry:
+    """A validated tenant with the file it came from (for located messages)."""
+
+    id: str
+    tenant: Tenant
+    source: Source = field(compare=False, repr=False)
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return (self.tenant.domain, *self.tenant.alias_domains)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Everything in a deployment directory, valid and with defaults applied."""
+
+    root: Path
+    operator: Operator
+    servers: tuple[Server, ...]
+    tenants: tuple[TenantEntry, ...]
+    warnings: tuple[Problem, ...] = ()
+
+    def tenant(self, tenant_id: str) -> TenantEntry:
+        for entry in self.tenants:
+            if tenant_id in (entry.id, entry.tenant.domain, to_u_label(entry.tenant.domain)):
+                return entry
+        known = ", ".join(e.id for e in self.tenants) or "-"
+        raise UsageError(t("tenant.unknown", name=tenant_id), t("tenant.unknown.hint", known=known))
+
+    def server(self, name: str) -> Server:
+        return next(s for s in self.servers if s.name == name)
+
+    def placement(self, entry: TenantEntry) -> Server:
+        name = entry.tenant.placement or self.operator.defaults.server or self.servers[0].name
+        return self.server(name)
+
+    def dns_mode(self, entry: TenantEntry) -> DnsMode:
+        return entry.tenant.dns.mode or self.operator.defaults.dns_mode
+
+    def mailbox_quota(self, entry: TenantEntry, own: int | None) -> int:
+        return own or entry.tenant.quotas.mailbox or self.operator.defaults.mailbox_quota
+
+    def tenant_cap(self, entry: TenantEntry) -> int:
+        return entry.tenant.quotas.tenant or self.operator.defaults.tenant_quota
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def load_deployment(root: Path) -> Deployment:
+    """Read and validate ``root``; raise InvalidDeployment with every problem found."""
+    if not root.is_dir():
+        raise UsageError(t("deploy.missing_dir", path=root), t("deploy.missing_dir.hint"))
+    problems: list[Problem] = []
+    servers = _load_servers(root, problems)
+    operator = _load_operator(root, problems)
+    tenants = _load_tenants(root, problems)
+    if operator is not None and servers:
+        problems.extend(_cross_rules(operator, servers, tenants))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or operator is None or not servers:
+        raise InvalidDeployment(problems)
+    return Deployment(
+        root=root,
+        operator=operator,
+        servers=tuple(servers),
+        tenants=tuple(sorted(tenants, key=lambda e: e.id)),
+        warnings=tuple(p for p in problems if p.severity != "error"),
+    )
+
+
+def _validate(
+    model: type[BaseModel], data: Any, source: Source, loc: Loc, problems: list[Problem]
+) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(problems_from(exc, source, model, loc))
+        return None
+
+
+def _find_group(node: Any, name: str) -> dict[str, Any] | None:
+    """Find an inventory group by name under ``all``/``children`` at any depth."""
+    if not isinstance(node, dict):
+        return None
+    if isinstance(node.get(name), dict):
+        return node[name]
+    for key in ("all", "children"):
+        found = _find_group(node.get(key), name)
+        if found is not None:
+            return found
+    for value in node.get("children", {}).values() if isinstance(node.get("children"), dict) else ():
+        found = _find_group(value, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _load_servers(root: Path, problems: list[Problem]) -> list[Server]:
+    path = root / "hosts.yml"
+    if not path.exists():
+        problems.append(Problem(display_path(path), None, None, "", t("deploy.missing_hosts")))
+        return []
+    source, found = load_file(path, display_path(path))
+    problems.extend(found)
+    if source is None:
+        return []
+    group = _find_group(source.data, SERVER_GROUP)
+    hosts = (group or {}).get("hosts") or {}
+    if not isinstance(hosts, dict) or not hosts:
+        problems.append(source.problem((), t("deploy.no_servers")))
+        return []
+    servers = []
+    loc = _loc_of(source, SERVER_GROUP)
+    for name, host_vars in hosts.items():
+        host_vars = host_vars or {}
+        data = {"name": name, "fqdn": host_vars.get("fnl_fqdn"), "storage": host_vars.get("fnl_storage")}
+        data = {k: v for k, v in data.items() if v is not None}
+        server = _validate(Server, data, source, (*loc, "hosts", name), problems)
+        if server is not None:
+            servers.append(server)
+    return servers
+
+
+def _loc_of(source: Source, group: str) -> Loc:
+    """The location of an inventory group, for error positions."""
+    for loc in source.positions:
+        if loc and loc[-1] == group:
+            return loc
+    return ()
+
+
+def _load_operator(root: Path, problems: list[Problem]) -> Operator | None:
+    found_in: list[tuple[Source, Any]] = []
+    for path in sorted((root / "group_vars" / "all").glob("*.y*ml")):
+        source, found = load_file(path, display_path(path))
+        problems.extend(found)
+        if source is not None and isinstance(source.data, dict) and OPERATOR_KEY in source.data:
+            found_in.append((source, source.data[OPERATOR_KEY]))
+    if not found_in:
+        problems.append(
+            Problem(display_path(root / "group_vars" / "all"), None, None, "",
+                    t("deploy.missing_operator"))
+        )
+        return None
+    source, data = found_in[0]
+    for other, _ in found_in[1:]:
+        problems.append(other.problem((OPERATOR_KEY,), t("deploy.operator_twice", other=source.display)))
+    return _validate(Operator, data, source, (OPERATOR_KEY,), problems)
+
+
+def _load_tenants(root: Path, problems: list[Problem]) -> list[TenantEntry]:
+    entries = []
+    for path in sorted((root / "tenants").glob("*.y*ml")):
+        shown = display_path(path)
+        if not TENANT_FILE.match(path.stem):
+            problems.append(Problem(shown, None, None, "", t("deploy.tenant_filename")))
+            continue
+        source, found = load_file(path, shown)
+        problems.extend(found)
+        if source is None:
+            continue
+        if not isinstance(source.data, dict):
+            problems.append(source.problem((), t("file.not_mapping")))
+            continue
+        tenant = _validate(Tenant, source.data, source, (), problems)
+        if tenant is not None:
+            entries.append(TenantEntry(path.stem, tenant, source))
+    return entries
+
+
+def slug(text: str) -> str:
+    """An id from a display name: ``Salle des fêtes`` → ``salle-des-fetes``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:32] or "calendar"
+
+
+def calendar_id(calendar: Any) -> str:
+    return calendar.id or slug(calendar.name)
+
+
+def _addresses(entry: TenantEntry) -> Iterator[tuple[str, str, Loc]]:
+    """Every local part a tenant claims: (local part, kind, location in its file)."""
+    tenant = entry.tenant
+    for i, person in enumerate(tenant.people):
+        yield person.mailbox, "mailbox", ("people", i, "mailbox")
+    for i, shared in enumerate(tenant.shared_mailboxes):
+        yield shared.address, "shared mailbox", ("shared_mailboxes", i, "address")
+    for i, mlist in enumerate(tenant.lists):
+        yield mlist.address, "list", ("lists", i, "address")
+    for i, person in enumerate(tenant.people):
+        for j, alias in enumerate(person.aliases):
+            yield alias, "alias", ("people", i, "aliases", j)
+    for i, alias in enumerate(tenant.aliases):
+        yield alias.address, "alias", ("aliases", i, "address")
+
+
+def _where(source: Source, loc: Loc) -> str:
+    line, _ = source.where(loc)
+    return f"{source.display}:{line}" if line else source.display
+
+
+def _cross_rules(
+    operator: Operator, servers: list[Server], tenants: list[TenantEntry]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    server_names = [s.name for s in servers]
+    known_servers = ", ".join(server_names)
+    if operator.defaults.server and operator.defaults.server not in server_names:
+        problems.append(
+            Problem("group_vars/all", None, None, f"{OPERATOR_KEY}.defaults.server",
+                    t("rule.default_server_unknown", value=operator.defaults.server,
+                      known=known_servers))
+        )
+    domain_owner: dict[str, tuple[TenantEntry, Loc]] = {}
+    address_owner: dict[str, tuple[str, TenantEntry, Loc]] = {}
+    for entry in sorted(tenants, key=lambda e: e.id):
+        tenant, source = entry.tenant, entry.source
+        if tenant.placement and tenant.placement not in server_names:
+            problems.append(source.problem(("placement",), t(
+                "rule.unknown_server", value=tenant.placement, known=known_servers)))
+        domain_locs: list[tuple[str, Loc]] = [(tenant.domain, ("domain",))]
+        domain_locs += [(d, ("alias_domains", i)) for i, d in enumerate(tenant.alias_domains)]
+        for domain, loc in domain_locs:
+            shown = to_u_label(domain)
+            if domain == operator.technical_domain:
+                problems.append(source.problem(loc, t("rule.technical_domain_taken", domain=shown)))
+            elif domain in domain_owner:
+                other, other_loc = domain_owner[domain]
+                if other is entry and loc != ("domain",) and other_loc == ("domain",):
+                    problems.append(source.problem(loc, t("rule.alias_domain_is_primary", domain=shown)))
+                else:
+                    problems.append(source.problem(loc, t(
+                        "rule.domain_taken", domain=shown, other=other.id,
+                        where=_where(other.source, other_loc))))
+            else:
+                domain_owner[domain] = (entry, loc)
+            if domain.rsplit(".", 1)[-1] not in FRENCH_EXTENSIONS:
+                problems.append(source.problem(loc, t("warn.rcpnt_extension", domain=shown), "warning"))
+        problems.extend(_tenant_rules(entry, address_owner, operator))
+    return problems
+
+
+def _tenant_rules(
+    entry: TenantEntry,
+    address_owner: dict[str, tuple[str, TenantEntry, Loc]],
+    operator: Operator,
+) -> list[Problem]:
+    tenant, source = entry.tenant, entry.source
+    problems: list[Problem] = []
+    person_ids: dict[str, int] = {}
+    for i, person in enumerate(tenant.people):
+        if person.id in person_ids:
+            problems.append(source.problem(("people", i, "id"), t("rule.duplicate_id", value=person.id)))
+        person_ids.setdefault(person.id, i)
+    known = ", ".join(person_ids) or "-"
+
+    def check_person(value: str, loc: Loc) -> None:
+        if value not in person_ids:
+            problems.append(source.problem(loc, t("rule.unknown_person", value=value, known=known)))
+
+    for i, shared in enumerate(tenant.shared_mailboxes):
+        for member in shared.members:
+            check_person(member, ("shared_mailboxes", i, "members", member))
+    for i, mlist in enumerate(tenant.lists):
+        if not mlist.members and not mlist.external:
+            problems.append(source.problem(("lists", i, "members"), t("rule.list_empty")))
+        for j, member in enumerate(mlist.members):
+            check_person(member, ("lists", i, "members", j))
+    calendar_ids: set[str] = set()
+    for i, calendar in enumerate(tenant.calendars):
+        cid = calendar_id(calendar)
+        if cid in calendar_ids:
+            problems.append(source.problem(("calendars", i, "name"), t("rule.duplicate_id", value=cid)))
+        calendar_ids.add(cid)
+        for member in calendar.access:
+            if member != EVERYONE:
+                check_person(member, ("calendars", i, "access", member))
+        for j, manager in enumerate(calendar.managers):
+            check_person(manager, ("calendars", i, "managers", j))
+
+    # Addresses: unique on the platform, and an alias never shadows a real address.
+    local_parts: dict[str, tuple[str, Loc]] = {}
+    for local, kind, loc in _addresses(entry):
+        if local in local_parts:
+            other_kind, other_loc = local_parts[local]
+            key = "rule.alias_shadows" if kind == "alias" and other_kind != "alias" else "rule.address_taken"
+            address = f"{local}@{to_u_label(tenant.domain)}"
+            problems.append(source.problem(loc, t(
+                key, address=address, kind=other_kind, where=_where(source, other_loc))))
+            continue
+        local_parts[local] = (kind, loc)
+        for domain in entry.domains:
+            address = f"{local}@{domain}"
+            if address in address_owner:
+                other_kind, other_entry, other_loc = address_owner[address]
+                problems.append(source.problem(loc, t(
+                    "rule.address_taken", address=f"{local}@{to_u_label(domain)}",
+                    kind=other_kind, where=_where(other_entry.source, other_loc))))
+            else:
+                address_owner[address] = (kind, entry, loc)
+    for i, alias in enumerate(tenant.aliases):
+        for j, target in enumerate(alias.to):
+            if "@" not in target and target not in local_parts:
+                problems.append(source.problem(("aliases", i, "to", j), t(
+                    "rule.unknown_person", value=target, known=", ".join(sorted(local_parts)))))
+
+    cap = tenant.quotas.tenant or operator.defaults.tenant_quota
+    quota_locs: list[tuple[int | None, Loc]] = [(tenant.quotas.mailbox, ("quotas", "mailbox"))]
+    quota_locs += [(p.quota, ("people", i, "quota")) for i, p in enumerate(tenant.people)]
+    quota_locs += [(s.quota, ("shared_mailboxes", i, "quota"))
+                   for i, s in enumerate(tenant.shared_mailboxes)]
+    default_quota = tenant.quotas.mailbox or operator.defaults.mailbox_quota
+    if tenant.quotas.mailbox is None and default_quota > cap:
+        quota_locs.append((default_quota, ("quotas", "tenant")))
+    for quota, loc in quota_locs:
+        if quota is not None and quota > cap:
+            problems.append(source.problem(loc, t(
+                "rule.mailbox_quota_over_cap", quota=format_size(quota), cap=format_size(cap))))
+    return problems
+
+
+def person_by_id(tenant: Tenant) -> dict[str, Person]:
+    return {p.id: p for p in tenant.people}

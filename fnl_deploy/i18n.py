@@ -1,0 +1,294 @@
+"""User-facing messages in French and English; French when the locale says so."""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+
+_language: ContextVar[str | None] = ContextVar("fnl_language", default=None)
+
+
+def detect_language(environ: dict[str, str] | None = None) -> str:
+    """``fr`` when FNL_DEPLOY_LANG or the POSIX locale variables say French, else ``en``."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("FNL_DEPLOY_LANG", "").strip().lower()
+    if explicit in ("fr", "en"):
+        return explicit
+    # POSIX precedence: LC_ALL overrides LC_MESSAGES, which overrides LANG.
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name, "")
+        if value:
+            return "fr" if value.lower().startswith("fr") else "en"
+    return "en"
+
+
+def set_language(language: str | None) -> None:
+    _language.set(language)
+
+
+def language() -> str:
+    return _language.get() or detect_language()
+
+
+# key: (English, French). Placeholders use str.format names.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # YAML and files
+    "yaml.nul": ("the file contains a NUL byte", "le fichier contient un octet NUL"),
+    "yaml.duplicate_key": (
+        "key '{key}' appears twice in the same mapping; keep only one",
+        "la clé '{key}' apparaît deux fois dans le même bloc ; n'en gardez qu'une",
+    ),
+    "yaml.tab": (
+        "a tab character is used for indentation; YAML only allows spaces",
+        "une tabulation sert d'indentation ; YAML n'accepte que des espaces",
+    ),
+    "yaml.syntax": ("YAML syntax error: {detail}", "erreur de syntaxe YAML : {detail}"),
+    "file.unreadable": ("cannot read the file: {error}", "impossible de lire le fichier : {error}"),
+    "file.not_utf8": (
+        "the file is not valid UTF-8; save it as UTF-8",
+        "le fichier n'est pas en UTF-8 valide ; enregistrez-le en UTF-8",
+    ),
+    "file.not_mapping": (
+        "the file must contain a mapping (key: value lines) at the top level",
+        "le fichier doit contenir un bloc clé: valeur au premier niveau",
+    ),
+    "deploy.missing_dir": (
+        "no deployment directory at {path}",
+        "aucun répertoire de déploiement à {path}",
+    ),
+    "deploy.missing_dir.hint": (
+        "pass -i PATH or set FNL_DEPLOY_INVENTORY (e.g. -i inventories/example)",
+        "indiquez -i CHEMIN ou FNL_DEPLOY_INVENTORY (par ex. -i inventories/example)",
+    ),
+    "deploy.missing_hosts": (
+        "hosts.yml is missing: it lists the servers",
+        "hosts.yml est absent : il décrit les serveurs",
+    ),
+    "deploy.missing_operator": (
+        "no operator settings: add fnl_operator to group_vars/all/*.yml",
+        "paramètres de l'opérateur absents : ajoutez fnl_operator dans group_vars/all/*.yml",
+    ),
+    "deploy.no_servers": (
+        "no server in group fnl_servers",
+        "aucun serveur dans le groupe fnl_servers",
+    ),
+    "deploy.tenant_filename": (
+        "tenant file name must be lower-case letters, digits and hyphens, "
+        "e.g. saint-etienne-de-crossey.yml",
+        "le nom du fichier de collectivité ne doit contenir que des minuscules, chiffres et "
+        "tirets, par ex. saint-etienne-de-crossey.yml",
+    ),
+    "deploy.operator_twice": (
+        "fnl_operator is also defined in {other}; define it once",
+        "fnl_operator est aussi défini dans {other} ; ne le définissez qu'une fois",
+    ),
+    # Field rules
+    "field.unknown": ("unknown field", "champ inconnu"),
+    "field.did_you_mean": ("did you mean '{suggestion}'?", "vouliez-vous dire « {suggestion} » ?"),
+    "field.missing": ("required field is missing", "champ obligatoire manquant"),
+    "field.type": ("expected {expected}, got {got}", "attendu : {expected}, reçu : {got}"),
+    "field.invalid": ("{detail}", "{detail}"),
+    "text.forbidden_char": (
+        "contains a forbidden character {char}",
+        "contient un caractère interdit {char}",
+    ),
+    "text.empty": ("must not be empty", "ne doit pas être vide"),
+    "text.too_long": ("is longer than {max} characters", "dépasse {max} caractères"),
+    "domain.empty_label": (
+        "'{domain}' has an empty label (two dots, or a dot at the start)",
+        "« {domain} » contient un label vide (deux points, ou un point au début)",
+    ),
+    "domain.label_too_long": (
+        "label '{label}' is {length} characters long in DNS (at most 63)",
+        "le label « {label} » fait {length} caractères dans le DNS (63 au plus)",
+    ),
+    "domain.too_long": (
+        "domain is {length} characters long in DNS (at most 253)",
+        "le domaine fait {length} caractères dans le DNS (253 au plus)",
+    ),
+    "domain.hyphen": (
+        "label '{label}' starts or ends with a hyphen",
+        "le label « {label} » commence ou finit par un tiret",
+    ),
+    "domain.idna": (
+        "'{domain}' is not a valid internationalised domain name: {detail}",
+        "« {domain} » n'est pas un nom de domaine internationalisé valide : {detail}",
+    ),
+    "domain.bad_alabel": (
+        "label '{label}' is not valid punycode (xn--): {detail}",
+        "le label « {label} » n'est pas un punycode (xn--) valide : {detail}",
+    ),
+    "domain.mixed_scripts": (
+        "label '{label}' mixes scripts ({scripts}); this is how look-alike domains are made",
+        "le label « {label} » mélange des écritures ({scripts}) : c'est ainsi que l'on "
+        "fabrique des domaines sosies",
+    ),
+    "domain.single_label": (
+        "'{domain}' needs at least two labels (name and extension)",
+        "« {domain} » doit avoir au moins deux labels (nom et extension)",
+    ),
+    "domain.numeric_tld": (
+        "the extension of '{domain}' cannot be numeric",
+        "l'extension de « {domain} » ne peut pas être numérique",
+    ),
+    "local.invalid": (
+        "'{value}' is not a valid address local part: use a-z, 0-9, dot, hyphen, underscore; "
+        "start and end with a letter or digit",
+        "« {value} » n'est pas une partie locale d'adresse valide : utilisez a-z, 0-9, point, "
+        "tiret, tiret bas ; commencez et finissez par une lettre ou un chiffre",
+    ),
+    "local.uppercase": (
+        "'{value}' has upper-case letters; addresses are written in lower case",
+        "« {value} » contient des majuscules ; les adresses s'écrivent en minuscules",
+    ),
+    "local.with_domain": (
+        "write only the part before @ ('{local}'); the domain is the tenant's",
+        "n'écrivez que la partie avant @ (« {local} ») ; le domaine est celui de la collectivité",
+    ),
+    "id.invalid": (
+        "'{value}' is not a valid id: lower-case letters, digits, '-' or '_', "
+        "starting with a letter, at most 32 characters",
+        "« {value} » n'est pas un identifiant valide : minuscules, chiffres, « - » ou « _ », "
+        "commençant par une lettre, 32 caractères au plus",
+    ),
+    "insee.invalid": (
+        "'{value}' is not an INSEE code (5 characters: digits, or 2A/2B for Corsica); "
+        "quote it so leading zeros stay",
+        "« {value} » n'est pas un code INSEE (5 caractères : chiffres, ou 2A/2B pour la Corse) ; "
+        "mettez-le entre guillemets pour garder les zéros",
+    ),
+    "siren.invalid": (
+        "'{value}' is not a valid SIREN (9 digits, Luhn check)",
+        "« {value} » n'est pas un SIREN valide (9 chiffres, clé de Luhn)",
+    ),
+    "siret.invalid": (
+        "'{value}' is not a valid SIRET (14 digits, Luhn check)",
+        "« {value} » n'est pas un SIRET valide (14 chiffres, clé de Luhn)",
+    ),
+    "siret.siren_mismatch": (
+        "SIRET {siret} does not start with SIREN {siren}",
+        "le SIRET {siret} ne commence pas par le SIREN {siren}",
+    ),
+    "size.invalid": (
+        "'{value}' is not a size: write a number and a unit, e.g. 5 GiB, 500 MiB, 2 Go",
+        "« {value} » n'est pas une taille : écrivez un nombre et une unité, par ex. 5 GiB, "
+        "500 MiB, 2 Go",
+    ),
+    "size.zero": ("size must be greater than zero", "la taille doit être supérieure à zéro"),
+    "schema.version": (
+        "schema {value} is not supported; this fnl-deploy reads schema {supported}",
+        "le schéma {value} n'est pas pris en charge ; cette version lit le schéma {supported}",
+    ),
+    "population.negative": ("population cannot be negative", "la population ne peut être négative"),
+    # Cross-file rules
+    "rule.domain_taken": (
+        "domain {domain} is already used by tenant {other} ({where})",
+        "le domaine {domain} est déjà utilisé par la collectivité {other} ({where})",
+    ),
+    "rule.address_taken": (
+        "address {address} is already used as {kind} ({where})",
+        "l'adresse {address} est déjà utilisée comme {kind} ({where})",
+    ),
+    "rule.alias_shadows": (
+        "alias {address} is also a {kind} ({where}); an alias cannot shadow it",
+        "l'alias {address} est aussi {kind} ({where}) ; un alias ne peut pas le masquer",
+    ),
+    "rule.unknown_person": (
+        "no person with id '{value}' in this tenant (known: {known})",
+        "aucune personne d'identifiant « {value} » dans cette collectivité (connues : {known})",
+    ),
+    "rule.duplicate_id": (
+        "person id '{value}' is used twice in this tenant",
+        "l'identifiant « {value} » est utilisé deux fois dans cette collectivité",
+    ),
+    "rule.unknown_server": (
+        "no server '{value}' in hosts.yml (servers: {known})",
+        "aucun serveur « {value} » dans hosts.yml (serveurs : {known})",
+    ),
+    "rule.quota_over_cap": (
+        "mailbox quotas add up to {total}, over the tenant cap of {cap}",
+        "les quotas des boîtes totalisent {total}, au-delà du plafond de {cap}",
+    ),
+    "rule.mailbox_quota_over_cap": (
+        "mailbox quota {quota} is larger than the tenant cap {cap}",
+        "le quota de la boîte {quota} dépasse le plafond de la collectivité {cap}",
+    ),
+    "rule.alias_domain_is_primary": (
+        "alias domain {domain} is the tenant's primary domain",
+        "le domaine alias {domain} est le domaine principal de la collectivité",
+    ),
+    "rule.no_mailbox_successor": (
+        "'{value}' has no mailbox, so it cannot receive this",
+        "« {value} » n'a pas de boîte, il ne peut donc pas recevoir ceci",
+    ),
+    "rule.list_empty": ("a list needs at least one member", "une liste doit avoir au moins un membre"),
+    "rule.technical_domain_taken": (
+        "domain {domain} is the operator's technical domain",
+        "le domaine {domain} est le domaine technique de l'opérateur",
+    ),
+    "rule.default_server_unknown": (
+        "default server '{value}' is not in hosts.yml (servers: {known})",
+        "le serveur par défaut « {value} » n'est pas dans hosts.yml (serveurs : {known})",
+    ),
+    "rule.reserved_local": (
+        "'{value}' is reserved for the platform (postmaster, abuse… are created for you)",
+        "« {value} » est réservé à la plateforme (postmaster, abuse… sont créés pour vous)",
+    ),
+    "warn.rcpnt_extension": (
+        "RCPNT: domain {domain} is not under .fr or a French regional extension",
+        "RCPNT : le domaine {domain} n'est pas en .fr ni dans une extension régionale française",
+    ),
+    # Commands
+    "validate.ok": (
+        "Valid: {tenants} tenant(s), {mailboxes} mailbox(es), {servers} server(s).",
+        "Valide : {tenants} collectivité(s), {mailboxes} boîte(s), {servers} serveur(s).",
+    ),
+    "validate.failed": (
+        "{count} error(s); nothing was changed.",
+        "{count} erreur(s) ; rien n'a été modifié.",
+    ),
+    "tenant.unknown": ("no tenant '{name}'", "aucune collectivité « {name} »"),
+    "tenant.unknown.hint": ("known tenants: {known}", "collectivités connues : {known}"),
+    "tenant.exists": (
+        "{path} already exists; not overwritten",
+        "{path} existe déjà ; il n'est pas écrasé",
+    ),
+    "tenant.created": ("Created {path}", "Créé : {path}"),
+    "tenant.insee_unknown": (
+        "no commune with INSEE code {code} in the official list",
+        "aucune commune de code INSEE {code} dans la liste officielle",
+    ),
+    "tenant.need_domain": (
+        "give --domain (or --insee to suggest one)",
+        "indiquez --domain (ou --insee pour en suggérer un)",
+    ),
+    "tenant.need_name": (
+        "give a NAME or --insee CODE",
+        "indiquez un NOM ou --insee CODE",
+    ),
+    "dns.placeholder_dkim": (
+        "DKIM key not generated yet: it is created on the server at the first apply",
+        "clé DKIM pas encore générée : elle est créée sur le serveur au premier apply",
+    ),
+    "dns.external_hint": (
+        "External DNS: enter these records at the commune's registrar or DNS host.",
+        "DNS externe : saisissez ces enregistrements chez le bureau d'enregistrement "
+        "ou l'hébergeur DNS de la commune.",
+    ),
+    "dns.hosted_hint": (
+        "Hosted DNS: the platform serves this zone; at the registrar set only the NS "
+        "(and DS once signed).",
+        "DNS hébergé : la plateforme sert cette zone ; chez le bureau d'enregistrement, "
+        "renseignez seulement les NS (et le DS une fois signée).",
+    ),
+    "error.prefix": ("Error", "Erreur"),
+    "hint.prefix": ("Hint", "Conseil"),
+    "warning.prefix": ("Warning", "Avertissement"),
+}
+
+
+def t(key: str, **values: object) -> str:
+    """The message ``key`` in the current language, with its placeholders filled."""
+    english, french = MESSAGES[key]
+    template = french if language() == "fr" else english
+    return template.format(**values)
