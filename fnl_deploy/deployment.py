@@ -26,7 +26,26 @@ OPERATOR_KEY = "fnl_operator"
 
 #: RCPNT accepts .fr and the French regional or overseas extensions.
 FRENCH_EXTENSIONS = frozenset(
-    "fr bzh alsace corsica paris eus re gp mq gf yt pm wf tf nc pf bl mf".split()
+    [
+        "fr",
+        "bzh",
+        "alsace",
+        "corsica",
+        "paris",
+        "eus",
+        "re",
+        "gp",
+        "mq",
+        "gf",
+        "yt",
+        "pm",
+        "wf",
+        "tf",
+        "nc",
+        "pf",
+        "bl",
+        "mf",
+    ]
 )
 
 
@@ -127,7 +146,9 @@ def _find_group(node: Any, name: str) -> dict[str, Any] | None:
         found = _find_group(node.get(key), name)
         if found is not None:
             return found
-    for value in node.get("children", {}).values() if isinstance(node.get("children"), dict) else ():
+    for value in (
+        node.get("children", {}).values() if isinstance(node.get("children"), dict) else ()
+    ):
         found = _find_group(value, name)
         if found is not None:
             return found
@@ -152,7 +173,11 @@ def _load_servers(root: Path, problems: list[Problem]) -> list[Server]:
     loc = _loc_of(source, SERVER_GROUP)
     for name, host_vars in hosts.items():
         host_vars = host_vars or {}
-        data = {"name": name, "fqdn": host_vars.get("fnl_fqdn"), "storage": host_vars.get("fnl_storage")}
+        data = {
+            "name": name,
+            "fqdn": host_vars.get("fnl_fqdn"),
+            "storage": host_vars.get("fnl_storage"),
+        }
         data = {k: v for k, v in data.items() if v is not None}
         server = _validate(Server, data, source, (*loc, "hosts", name), problems)
         if server is not None:
@@ -177,13 +202,20 @@ def _load_operator(root: Path, problems: list[Problem]) -> Operator | None:
             found_in.append((source, source.data[OPERATOR_KEY]))
     if not found_in:
         problems.append(
-            Problem(display_path(root / "group_vars" / "all"), None, None, "",
-                    t("deploy.missing_operator"))
+            Problem(
+                display_path(root / "group_vars" / "all"),
+                None,
+                None,
+                "",
+                t("deploy.missing_operator"),
+            )
         )
         return None
     source, data = found_in[0]
     for other, _ in found_in[1:]:
-        problems.append(other.problem((OPERATOR_KEY,), t("deploy.operator_twice", other=source.display)))
+        problems.append(
+            other.problem((OPERATOR_KEY,), t("deploy.operator_twice", other=source.display))
+        )
     return _validate(Operator, data, source, (OPERATOR_KEY,), problems)
 
 
@@ -246,17 +278,29 @@ def _cross_rules(
     known_servers = ", ".join(server_names)
     if operator.defaults.server and operator.defaults.server not in server_names:
         problems.append(
-            Problem("group_vars/all", None, None, f"{OPERATOR_KEY}.defaults.server",
-                    t("rule.default_server_unknown", value=operator.defaults.server,
-                      known=known_servers))
+            Problem(
+                "group_vars/all",
+                None,
+                None,
+                f"{OPERATOR_KEY}.defaults.server",
+                t(
+                    "rule.default_server_unknown",
+                    value=operator.defaults.server,
+                    known=known_servers,
+                ),
+            )
         )
     domain_owner: dict[str, tuple[TenantEntry, Loc]] = {}
     address_owner: dict[str, tuple[str, TenantEntry, Loc]] = {}
     for entry in sorted(tenants, key=lambda e: e.id):
         tenant, source = entry.tenant, entry.source
         if tenant.placement and tenant.placement not in server_names:
-            problems.append(source.problem(("placement",), t(
-                "rule.unknown_server", value=tenant.placement, known=known_servers)))
+            problems.append(
+                source.problem(
+                    ("placement",),
+                    t("rule.unknown_server", value=tenant.placement, known=known_servers),
+                )
+            )
         domain_locs: list[tuple[str, Loc]] = [(tenant.domain, ("domain",))]
         domain_locs += [(d, ("alias_domains", i)) for i, d in enumerate(tenant.alias_domains)]
         for domain, loc in domain_locs:
@@ -266,15 +310,27 @@ def _cross_rules(
             elif domain in domain_owner:
                 other, other_loc = domain_owner[domain]
                 if other is entry and loc != ("domain",) and other_loc == ("domain",):
-                    problems.append(source.problem(loc, t("rule.alias_domain_is_primary", domain=shown)))
+                    problems.append(
+                        source.problem(loc, t("rule.alias_domain_is_primary", domain=shown))
+                    )
                 else:
-                    problems.append(source.problem(loc, t(
-                        "rule.domain_taken", domain=shown, other=other.id,
-                        where=_where(other.source, other_loc))))
+                    problems.append(
+                        source.problem(
+                            loc,
+                            t(
+                                "rule.domain_taken",
+                                domain=shown,
+                                other=other.id,
+                                where=_where(other.source, other_loc),
+                            ),
+                        )
+                    )
             else:
                 domain_owner[domain] = (entry, loc)
             if domain.rsplit(".", 1)[-1] not in FRENCH_EXTENSIONS:
-                problems.append(source.problem(loc, t("warn.rcpnt_extension", domain=shown), "warning"))
+                problems.append(
+                    source.problem(loc, t("warn.rcpnt_extension", domain=shown), "warning")
+                )
         problems.extend(_tenant_rules(entry, address_owner, operator))
     return problems
 
@@ -289,7 +345,9 @@ def _tenant_rules(
     person_ids: dict[str, int] = {}
     for i, person in enumerate(tenant.people):
         if person.id in person_ids:
-            problems.append(source.problem(("people", i, "id"), t("rule.duplicate_id", value=person.id)))
+            problems.append(
+                source.problem(("people", i, "id"), t("rule.duplicate_id", value=person.id))
+            )
         person_ids.setdefault(person.id, i)
     known = ", ".join(person_ids) or "-"
 
@@ -309,7 +367,9 @@ def _tenant_rules(
     for i, calendar in enumerate(tenant.calendars):
         cid = calendar_id(calendar)
         if cid in calendar_ids:
-            problems.append(source.problem(("calendars", i, "name"), t("rule.duplicate_id", value=cid)))
+            problems.append(
+                source.problem(("calendars", i, "name"), t("rule.duplicate_id", value=cid))
+            )
         calendar_ids.add(cid)
         for member in calendar.access:
             if member != EVERYONE:
@@ -322,39 +382,71 @@ def _tenant_rules(
     for local, kind, loc in _addresses(entry):
         if local in local_parts:
             other_kind, other_loc = local_parts[local]
-            key = "rule.alias_shadows" if kind == "alias" and other_kind != "alias" else "rule.address_taken"
+            key = (
+                "rule.alias_shadows"
+                if kind == "alias" and other_kind != "alias"
+                else "rule.address_taken"
+            )
             address = f"{local}@{to_u_label(tenant.domain)}"
-            problems.append(source.problem(loc, t(
-                key, address=address, kind=other_kind, where=_where(source, other_loc))))
+            problems.append(
+                source.problem(
+                    loc, t(key, address=address, kind=other_kind, where=_where(source, other_loc))
+                )
+            )
             continue
         local_parts[local] = (kind, loc)
         for domain in entry.domains:
             address = f"{local}@{domain}"
             if address in address_owner:
                 other_kind, other_entry, other_loc = address_owner[address]
-                problems.append(source.problem(loc, t(
-                    "rule.address_taken", address=f"{local}@{to_u_label(domain)}",
-                    kind=other_kind, where=_where(other_entry.source, other_loc))))
+                problems.append(
+                    source.problem(
+                        loc,
+                        t(
+                            "rule.address_taken",
+                            address=f"{local}@{to_u_label(domain)}",
+                            kind=other_kind,
+                            where=_where(other_entry.source, other_loc),
+                        ),
+                    )
+                )
             else:
                 address_owner[address] = (kind, entry, loc)
     for i, alias in enumerate(tenant.aliases):
         for j, target in enumerate(alias.to):
             if "@" not in target and target not in local_parts:
-                problems.append(source.problem(("aliases", i, "to", j), t(
-                    "rule.unknown_person", value=target, known=", ".join(sorted(local_parts)))))
+                problems.append(
+                    source.problem(
+                        ("aliases", i, "to", j),
+                        t(
+                            "rule.unknown_person",
+                            value=target,
+                            known=", ".join(sorted(local_parts)),
+                        ),
+                    )
+                )
 
     cap = tenant.quotas.tenant or operator.defaults.tenant_quota
     quota_locs: list[tuple[int | None, Loc]] = [(tenant.quotas.mailbox, ("quotas", "mailbox"))]
     quota_locs += [(p.quota, ("people", i, "quota")) for i, p in enumerate(tenant.people)]
-    quota_locs += [(s.quota, ("shared_mailboxes", i, "quota"))
-                   for i, s in enumerate(tenant.shared_mailboxes)]
+    quota_locs += [
+        (s.quota, ("shared_mailboxes", i, "quota")) for i, s in enumerate(tenant.shared_mailboxes)
+    ]
     default_quota = tenant.quotas.mailbox or operator.defaults.mailbox_quota
     if tenant.quotas.mailbox is None and default_quota > cap:
         quota_locs.append((default_quota, ("quotas", "tenant")))
     for quota, loc in quota_locs:
         if quota is not None and quota > cap:
-            problems.append(source.problem(loc, t(
-                "rule.mailbox_quota_over_cap", quota=format_size(quota), cap=format_size(cap))))
+            problems.append(
+                source.problem(
+                    loc,
+                    t(
+                        "rule.mailbox_quota_over_cap",
+                        quota=format_size(quota),
+                        cap=format_size(cap),
+                    ),
+                )
+            )
     return problems
 
 

@@ -221,7 +221,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "'{value}' has no mailbox, so it cannot receive this",
         "« {value} » n'a pas de boîte, il ne peut donc pas recevoir ceci",
     ),
-    "rule.list_empty": ("a list needs at least one member", "une liste doit avoir au moins un membre"),
+    "rule.list_empty": (
+        "a list needs at least one member",
+        "une liste doit avoir au moins un membre",
+    ),
     "rule.technical_domain_taken": (
         "domain {domain} is the operator's technical domain",
         "le domaine {domain} est le domaine technique de l'opérateur",

@@ -50,11 +50,7 @@ def model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
             if isinstance(part, int):
                 return None
             field = next(
-                (
-                    f
-                    for name, f in current.model_fields.items()
-                    if part in (name, f.alias)
-                ),
+                (f for name, f in current.model_fields.items() if part in (name, f.alias)),
                 None,
             )
             if field is None:

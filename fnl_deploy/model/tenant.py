@@ -50,7 +50,7 @@ class Commune(Strict):
 
     name: DisplayText = Field(description="Official name, accents and apostrophes allowed.")
     kind: OrganisationKind = Field(OrganisationKind.commune, description="Kind of organisation.")
-    insee: InseeCode | None = Field(None, description="INSEE code (quote it: \"01001\").")
+    insee: InseeCode | None = Field(None, description='INSEE code (quote it: "01001").')
     siren: Siren | None = Field(None, description="SIREN, 9 digits.")
     siret: Siret | None = Field(None, description="SIRET of the town hall, 14 digits.")
     population: int | None = Field(None, ge=0, description="Municipal population.")

@@ -1,0 +1,187 @@
+"""The ``fnl-deploy`` command line: parse arguments, call one core function, report."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fnl_deploy import __version__, dns
+from fnl_deploy.commands import (
+    dns_show,
+    list_tenants,
+    schema_json,
+    validate,
+)
+from fnl_deploy.errors import FnlDeployError
+from fnl_deploy.i18n import detect_language, set_language, t
+from fnl_deploy.report import (
+    Result,
+    error_result,
+    print_error,
+    print_json,
+    print_warnings,
+    say,
+    table,
+)
+from fnl_deploy.scaffold import new_tenant
+
+inventory_option = click.option(
+    "-i",
+    "--inventory",
+    "inventory",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="FNL_DEPLOY_INVENTORY",
+    default=".",
+    show_default="FNL_DEPLOY_INVENTORY or .",
+    help="Deployment directory (hosts.yml, group_vars/, tenants/).",
+)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON envelope on stdout."
+)
+
+
+def command(name: str) -> Callable[[Callable[..., Result]], Callable[..., None]]:
+    """Run a command body; turn its Result or FnlDeployError into output and exit code."""
+
+    def decorate(body: Callable[..., Result]) -> Callable[..., None]:
+        @functools.wraps(body)
+        def wrapper(*args: Any, as_json: bool = False, **kwargs: Any) -> None:
+            try:
+                result, render = body(*args, **kwargs)
+            except FnlDeployError as error:
+                if as_json:
+                    print_json(error_result(name, error))
+                else:
+                    print_error(error)
+                sys.exit(error.exit_code)
+            if as_json:
+                print_json(result)
+            else:
+                print_warnings(result.warnings)
+                render()
+            sys.exit(result.exit_code)
+
+        return json_option(wrapper)
+
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="fnl-deploy")
+@click.option("--lang", type=click.Choice(["fr", "en"]), help="Language of messages.")
+def main(lang: str | None) -> None:
+    """Mail, agenda and DNS for communes, from one tenant file each.
+
+    Messages are in French when the locale is French (or with --lang fr).
+    """
+    set_language(lang or detect_language())
+
+
+@main.command("validate")
+@inventory_option
+@command("validate")
+def validate_cmd(inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Check every file of the deployment directory; exit 2 if anything is invalid."""
+    result = validate(inventory)
+    data = result.data
+    return result, lambda: say(
+        t(
+            "validate.ok",
+            tenants=data["tenants"],
+            mailboxes=data["mailboxes"],
+            servers=data["servers"],
+        )
+    )
+
+
+@main.command("list")
+@inventory_option
+@command("list")
+def list_cmd(inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """List tenants: domain, mailboxes, placement, DNS mode."""
+    result = list_tenants(inventory)
+    rows = [
+        (r["id"], r["name"], r["domain_display"], r["mailboxes"], r["placement"], r["dns_mode"])
+        for r in result.data["tenants"]
+    ]
+    columns = ["tenant", "name", "domain", "mailboxes", "server", "dns"]
+    return result, lambda: say(table(columns, rows))
+
+
+@main.group("tenant")
+def tenant_group() -> None:
+    """Create tenant files."""
+
+
+@tenant_group.command("new")
+@click.argument("name", required=False)
+@click.option("--domain", help="Primary domain (accents allowed).")
+@click.option("--insee", help="INSEE code: prefill name, SIREN, population and a domain.")
+@click.option("--placement", help="Server (inventory name) hosting the tenant.")
+@inventory_option
+@command("tenant new")
+def tenant_new_cmd(
+    name: str | None,
+    domain: str | None,
+    insee: str | None,
+    placement: str | None,
+    inventory: Path,
+) -> tuple[Result, Callable[[], None]]:
+    """Write tenants/<name>.yml from a commented template that validates as written."""
+    path = new_tenant(inventory, name, domain, insee, placement)
+    result = Result("tenant new", data={"path": str(path)})
+    return result, lambda: say(t("tenant.created", path=path))
+
+
+@main.command("schema")
+@command("schema")
+def schema_cmd() -> tuple[Result, Callable[[], None]]:
+    """Print the JSON Schema of tenant files (for editors' YAML completion)."""
+    schema = schema_json()
+    result = Result("schema", data=schema)
+    return result, lambda: sys.stdout.write(json.dumps(schema, ensure_ascii=False, indent=2) + "\n")
+
+
+@main.group("dns")
+def dns_group() -> None:
+    """DNS records of tenant domains."""
+
+
+@dns_group.command("show")
+@click.argument("tenant")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "zone", "json"]),
+    default="table",
+    show_default=True,
+    help="Registrar table, zone file, or JSON.",
+)
+@inventory_option
+@command("dns show")
+def dns_show_cmd(tenant: str, fmt: str, inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Every record a tenant's domains need (MX, SPF, DKIM, DMARC, MTA-STS, SRV, CAA…)."""
+    result, deployment, entry, records = dns_show(inventory, tenant)
+
+    def render() -> None:
+        if fmt == "zone":
+            for domain in entry.domains:
+                sys.stdout.write(dns.zone_text(deployment, entry, domain) + "\n")
+        elif fmt == "json":
+            sys.stdout.write(json.dumps(result.data, ensure_ascii=False, indent=2) + "\n")
+        else:
+            hint = "dns.hosted_hint" if result.data["dns_mode"] == "hosted" else "dns.external_hint"
+            say(t(hint))
+            say(table(["domain", "name", "type", "value", "purpose"], dns.records_table(records)))
+
+    return result, render
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

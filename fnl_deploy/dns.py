@@ -1,0 +1,214 @@
+"""The DNS records each tenant domain needs, as a zone file, a registrar table or JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+from fnl_deploy.deployment import Deployment, TenantEntry
+from fnl_deploy.i18n import t
+from fnl_deploy.model.tenant import DnsMode
+from fnl_deploy.model.types import to_u_label
+
+#: Where apply stores the DKIM public keys fetched back from the servers (issue #4).
+DKIM_CACHE = Path(".fnl") / "dkim"
+#: RFC 6764 context path of SOGo's DAV service, published in the SRV companion TXT records.
+DAV_PATH = "/SOGo/dav/"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One resource record, relative to its zone (``@`` is the apex)."""
+
+    domain: str  # zone, A-label
+    name: str  # relative owner name, "@" for the apex
+    type: str
+    value: str  # presentation format as in a zone file (TXT quoted and split)
+    ttl: int
+    purpose: str
+    pending: bool = False  # a placeholder until the servers have produced the real value
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.domain}." if self.name == "@" else f"{self.name}.{self.domain}."
+
+    @property
+    def registrar_value(self) -> str:
+        """The value as registrar web forms want it: TXT without quotes, joined."""
+        if self.type == "TXT":
+            return "".join(part.strip('"') for part in _split_quoted(self.value))
+        return self.value
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["fqdn"] = self.fqdn
+        data["registrar_value"] = self.registrar_value
+        return data
+
+
+def _split_quoted(value: str) -> list[str]:
+    parts, current, inside = [], "", False
+    for char in value:
+        if char == '"':
+            inside = not inside
+            current += char
+            if not inside:
+                parts.append(current)
+                current = ""
+        elif inside:
+            current += char
+    return parts
+
+
+def txt(text: str) -> str:
+    """Quote a TXT value, split in strings of at most 255 octets (RFC 1035 §3.3.14)."""
+    chunks = [text[i : i + 255] for i in range(0, len(text), 255)] or [""]
+    return " ".join(f'"{chunk}"' for chunk in chunks)
+
+
+def _check(record: Record) -> Record:
+    """Refuse anything a DNS server would: parse it with dnspython."""
+    dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(record.type), record.value)
+    dns.name.from_text(record.fqdn)
+    return record
+
+
+def mta_sts_id(mx_hosts: list[str], mode: str) -> str:
+    """A policy id that changes exactly when the policy does (RFC 8461 §3.1)."""
+    return hashlib.sha256(f"{mode}|{'|'.join(sorted(mx_hosts))}".encode()).hexdigest()[:20]
+
+
+def dkim_key(root: Path, domain: str) -> tuple[str, str] | None:
+    """(selector, public key) fetched from the server at apply, if any."""
+    path = root / DKIM_CACHE / f"{domain}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return str(data["selector"]), str(data["public_key"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def tenant_records(deployment: Deployment, entry: TenantEntry) -> list[Record]:
+    """Every record the tenant's domains need, primary domain first."""
+    records = []
+    for domain in entry.domains:
+        records.extend(domain_records(deployment, entry, domain))
+    return records
+
+
+def domain_records(deployment: Deployment, entry: TenantEntry, domain: str) -> list[Record]:
+    op = deployment.operator
+    server = deployment.placement(entry)
+    mx = f"{server.fqdn}."
+    web = f"{op.webmail_hostname}."
+    ttl = op.dns.ttl
+    primary = domain == entry.tenant.domain
+    out: list[Record] = []
+
+    def add(name: str, rtype: str, value: str, purpose: str, pending: bool = False) -> None:
+        out.append(_check(Record(domain, name, rtype, value, ttl, purpose, pending)))
+
+    if deployment.dns_mode(entry) is DnsMode.hosted:
+        for ns in op.dns.nameservers or (server.fqdn,):
+            add("@", "NS", f"{ns}.", "name server (hosted zone)")
+    add("@", "MX", f"10 {mx}", "mail exchanger")
+    add("@", "TXT", txt("v=spf1 mx -all"), "SPF: only the MX may send for this domain")
+    key = dkim_key(deployment.root, domain)
+    if key:
+        selector, public = key
+        add(f"{selector}._domainkey", "TXT", txt(f"v=DKIM1; k=rsa; p={public}"), "DKIM public key")
+    else:
+        # A placeholder the admin cannot mistake for a key: the DKIM record appears once
+        # the server has generated it (first apply), never as an empty, revoking p=.
+        out.append(
+            Record(
+                domain,
+                "<selector>._domainkey",
+                "TXT",
+                txt("v=DKIM1; k=rsa; p=<generated at first apply>"),
+                ttl,
+                t("dns.placeholder_dkim"),
+                pending=True,
+            )
+        )
+    dmarc = (
+        f"v=DMARC1; p={op.dns.dmarc_policy.value}; pct=100; "
+        f"rua=mailto:{op.dns.dmarc_reports}; adkim=s; aspf=s"
+    )
+    add("_dmarc", "TXT", txt(dmarc), "DMARC policy (RCPNT: quarantine or reject, pct=100)")
+    policy_id = mta_sts_id([server.fqdn], op.dns.mta_sts_mode)
+    add("_mta-sts", "TXT", txt(f"v=STSv1; id={policy_id}"), "MTA-STS policy version")
+    add("mta-sts", "CNAME", web, "MTA-STS policy host (HTTPS)")
+    add("_smtp._tls", "TXT", txt(f"v=TLSRPTv1; rua=mailto:{op.dns.tls_reports}"), "TLS-RPT reports")
+    if primary:
+        add("mail", "CNAME", mx, "mail server name for clients")
+        add("_submissions._tcp", "SRV", f"0 1 465 {mx}", "mail submission, TLS (RFC 8314)")
+        add("_submission._tcp", "SRV", f"10 1 587 {mx}", "mail submission, STARTTLS (RFC 6186)")
+        add("_imaps._tcp", "SRV", f"0 1 993 {mx}", "IMAP, TLS (RFC 6186)")
+        add("_imap._tcp", "SRV", f"10 1 143 {mx}", "IMAP, STARTTLS (RFC 6186)")
+        add("_pop3s._tcp", "SRV", "0 0 0 .", "POP3 not offered (RFC 6186)")
+        add("_pop3._tcp", "SRV", "0 0 0 .", "POP3 not offered (RFC 6186)")
+        add("_caldavs._tcp", "SRV", f"0 1 443 {web}", "CalDAV over TLS (RFC 6764)")
+        add("_caldavs._tcp", "TXT", txt(f"path={DAV_PATH}"), "CalDAV context path")
+        add("_carddavs._tcp", "SRV", f"0 1 443 {web}", "CardDAV over TLS (RFC 6764)")
+        add("_carddavs._tcp", "TXT", txt(f"path={DAV_PATH}"), "CardDAV context path")
+        add("_caldav._tcp", "SRV", "0 0 0 .", "CalDAV without TLS not offered")
+        add("_carddav._tcp", "SRV", "0 0 0 .", "CardDAV without TLS not offered")
+        add("autoconfig", "CNAME", web, "Thunderbird autoconfiguration")
+        add("autodiscover", "CNAME", web, "Outlook autodiscover")
+        add("_autodiscover._tcp", "SRV", f"0 1 443 {web}", "Outlook autodiscover")
+    for issuer in op.dns.caa_issuers:
+        add("@", "CAA", f'0 issue "{issuer}"', "CAA: certificate authority allowed")
+    add("@", "CAA", f'0 iodef "mailto:{op.contact}"', "CAA: where to report misissuance")
+    return out
+
+
+def zone_text(deployment: Deployment, entry: TenantEntry, domain: str, serial: int = 1) -> str:
+    """A complete zone file for one domain (SOA and NS included), for Knot or the admin."""
+    op = deployment.operator
+    records = domain_records(deployment, entry, domain)
+    nameservers = list(op.dns.nameservers) or [deployment.placement(entry).fqdn]
+    hostmaster = f"hostmaster.{op.technical_domain}."
+    hosted = deployment.dns_mode(entry) is DnsMode.hosted
+    lines = [
+        f"; Zone {to_u_label(domain)} ({domain}) for {entry.tenant.commune.name}",
+        f"; Generated by fnl-deploy from tenants/{entry.id}.yml; DNS mode: "
+        f"{deployment.dns_mode(entry).value}",
+        f"$ORIGIN {domain}.",
+        f"$TTL {op.dns.ttl}",
+    ]
+    soa = f"@ {op.dns.ttl} SOA {nameservers[0]}. {hostmaster} {serial} 3600 900 1209600 300"
+    if hosted:
+        lines.append(soa)
+    else:
+        # External zones keep the SOA and NS of the commune's own DNS host: this file is
+        # the set of records to import or type there, not a zone to serve as is.
+        lines.append("; SOA and NS: those of the commune's DNS host, unchanged.")
+    for record in records:
+        # A pending record stays commented out: publishing a placeholder would break DKIM.
+        prefix = "; PENDING " if record.pending else ""
+        lines.append(
+            f"{prefix}{record.name} {record.ttl} {record.type} {record.value}  ; {record.purpose}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def records_table(records: list[Record]) -> list[tuple[str, str, str, str, str]]:
+    """Rows for a registrar: (domain, name, type, value, purpose)."""
+    return [
+        (
+            to_u_label(r.domain),
+            r.name,
+            r.type,
+            r.registrar_value,
+            ("⚠ " if r.pending else "") + r.purpose,
+        )
+        for r in records
+    ]
