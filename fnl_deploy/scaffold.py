@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -98,4 +99,16 @@ def new_tenant(
         raise UsageError(t("tenant.exists", path=path))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_tenant(name, domain, commune, placement), encoding="utf-8")
+    write_schema(root)
+    return path
+
+
+def write_schema(root: Path) -> Path:
+    """Keep ``<root>/tenant.schema.json`` current: tenant files point editors at it."""
+    from fnl_deploy.commands import schema_json  # late: commands imports the whole model
+
+    path = root / "tenant.schema.json"
+    text = json.dumps(schema_json(), ensure_ascii=False, indent=2) + "\n"
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
     return path
