@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,20 +16,26 @@ from fnl_deploy import __version__, dns
 from fnl_deploy.commands import (
     dns_show,
     list_tenants,
+    run_playbook,
     schema_json,
     validate,
 )
 from fnl_deploy.errors import FnlDeployError
 from fnl_deploy.i18n import detect_language, set_language, t
 from fnl_deploy.report import (
+    Progress,
     Result,
     error_result,
     print_error,
     print_json,
     print_warnings,
+    render_changes,
+    render_failures,
     say,
+    stderr,
     table,
 )
+from fnl_deploy.runner import RunRequest
 from fnl_deploy.scaffold import new_tenant
 
 inventory_option = click.option(
@@ -181,6 +188,53 @@ def dns_show_cmd(tenant: str, fmt: str, inventory: Path) -> tuple[Result, Callab
             say(table(["domain", "name", "type", "value", "purpose"], dns.records_table(records)))
 
     return result, render
+
+
+def _run_options(body: Callable[..., Any]) -> Callable[..., Any]:
+    body = click.option("--tenant", help="Only this tenant (and the server that hosts it).")(body)
+    body = click.option("--limit", help="Only these servers (Ansible host pattern).")(body)
+    body = click.option(
+        "--print-ansible", is_flag=True, help="Print the exact ansible-playbook command first."
+    )(body)
+    return body
+
+
+def _run(inventory: Path, request: RunRequest, print_ansible: bool) -> Result:
+    def show(argv: list[str]) -> None:
+        stderr().print(shlex.join(argv), markup=False, highlight=False)
+
+    with Progress() as progress:
+        return run_playbook(inventory, request, progress, show if print_ansible else None)
+
+
+@main.command("plan")
+@inventory_option
+@_run_options
+@command("plan")
+def plan_cmd(
+    inventory: Path, tenant: str | None, limit: str | None, print_ansible: bool
+) -> tuple[Result, Callable[[], None]]:
+    """Show what apply would change. Exit 0: nothing to do; 2: changes; 1: error."""
+    result = _run(inventory, RunRequest(check=True, tenant=tenant, limit=limit), print_ansible)
+    return result, lambda: _show_run(result, planned=True)
+
+
+@main.command("apply")
+@inventory_option
+@_run_options
+@command("apply")
+def apply_cmd(
+    inventory: Path, tenant: str | None, limit: str | None, print_ansible: bool
+) -> tuple[Result, Callable[[], None]]:
+    """Make the servers match the files. One apply at a time per platform."""
+    result = _run(inventory, RunRequest(check=False, tenant=tenant, limit=limit), print_ansible)
+    return result, lambda: _show_run(result, planned=False)
+
+
+def _show_run(result: Result, planned: bool) -> None:
+    if result.errors:
+        stderr().print(render_failures(result.data), markup=False, highlight=False)
+    say(render_changes(result.data, planned))
 
 
 if __name__ == "__main__":  # pragma: no cover

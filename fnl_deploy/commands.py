@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fnl_deploy import dns
+from fnl_deploy import dns, runner
 from fnl_deploy.deployment import Deployment, TenantEntry, load_deployment
 from fnl_deploy.model.tenant import Tenant
 from fnl_deploy.model.types import to_u_label
@@ -66,3 +66,52 @@ def dns_show(
         "records": [r.as_dict() for r in records],
     }
     return Result("dns show", data=data), deployment, entry, records
+
+
+def run_playbook(
+    root: Path,
+    request: runner.RunRequest,
+    progress: Any = None,
+    print_ansible: Any = None,
+) -> Result:
+    """``plan`` (check mode) or ``apply``: validate, compile, run, collect the changes.
+
+    Invalid input stops here, before anything runs (DESIGN.md §3 rule 6).
+    """
+    deployment = load_deployment(root)
+    run_id = runner.new_run_id()
+    run_dir = (root / runner.RUNS_DIR / run_id).resolve()
+    stale = [] if request.check else runner.stale_run_ids(root)
+    run = runner.build_run(deployment, request, run_id, run_dir, stale)
+    command = "plan" if request.check else "apply"
+    runner.prepare_run_dir(deployment, run, command)
+    if print_ansible is not None:
+        print_ansible(run.argv())
+    outcome = None
+    try:
+        outcome = runner.execute(run, progress)
+    finally:
+        if outcome is None:
+            # Interrupted (Ctrl-C) or refused: mark the record so the lock can be cleared.
+            outcome = runner.RunOutcome(run_id, run_dir, request.check, status="interrupted")
+        runner.finish_run_record(run, outcome)
+    data = outcome.as_dict()
+    data["summary"] = summarize(outcome.changes)
+    if outcome.failures or outcome.rc:
+        result = Result(command, data=data, exit_code=1)
+        result.errors = [
+            {"message": f"{f['server']}: {f['task']}: {f['message']}", "hint": None}
+            for f in outcome.failures
+        ] or [{"message": f"ansible-playbook exited with {outcome.rc}", "hint": None}]
+        return result
+    # plan: 0 nothing to do, 2 changes pending (like terraform plan -detailed-exitcode).
+    exit_code = 2 if request.check and outcome.changes else 0
+    return Result(command, data=data, exit_code=exit_code, warnings=list(deployment.warnings))
+
+
+def summarize(changes: list[runner.Change]) -> dict[str, int]:
+    return {
+        "add": sum(1 for c in changes if c.action == "+"),
+        "change": sum(1 for c in changes if c.action == "~"),
+        "disable": sum(1 for c in changes if c.action == "-"),
+    }

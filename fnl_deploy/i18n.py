@@ -284,6 +284,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "DNS hébergé : la plateforme sert cette zone ; chez le bureau d'enregistrement, "
         "renseignez seulement les NS (et le DS une fois signée).",
     ),
+    "plan.never_provisioned": (
+        "{server}: never provisioned by fnl-deploy; this plan is a first install.",
+        "{server} : jamais provisionné par fnl-deploy ; ce plan est une première installation.",
+    ),
+    "plan.tenant": ("Tenant", "Collectivité"),
+    "plan.server": ("Server", "Serveur"),
+    "plan.summary": (
+        "Plan: {add} to add, {change} to change, {disable} to disable.",
+        "Plan : {add} à ajouter, {change} à modifier, {disable} à désactiver.",
+    ),
+    "apply.summary": (
+        "Applied: {add} added, {change} changed, {disable} disabled.",
+        "Appliqué : {add} ajouté(s), {change} modifié(s), {disable} désactivé(s).",
+    ),
+    "apply.host": (
+        "  {host}: ok={ok} changed={changed} failed={failed} unreachable={unreachable}",
+        "  {host} : ok={ok} modifiés={changed} échecs={failed} injoignable={unreachable}",
+    ),
+    "run.log": ("Run log: {path}", "Journal de l'exécution : {path}"),
     "error.prefix": ("Error", "Erreur"),
     "hint.prefix": ("Hint", "Conseil"),
     "warning.prefix": ("Warning", "Avertissement"),

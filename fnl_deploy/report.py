@@ -101,3 +101,87 @@ def table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+# --- plan and apply ------------------------------------------------------------------------
+
+
+def render_changes(data: dict[str, Any], planned: bool) -> str:
+    """Changes grouped by tenant and service, then per-server configuration, then a summary."""
+    lines: list[str] = []
+    for server in data.get("never_provisioned", []):
+        lines.append(t("plan.never_provisioned", server=server))
+    changes = data.get("changes", [])
+    by_tenant: dict[str, list[dict[str, Any]]] = {}
+    by_server: dict[str, list[dict[str, Any]]] = {}
+    for change in changes:
+        if change.get("tenant"):
+            by_tenant.setdefault(change["tenant"], []).append(change)
+        else:
+            by_server.setdefault(change["server"], []).append(change)
+    for tenant, items in sorted(by_tenant.items()):
+        lines.append(f"{t('plan.tenant')} {tenant}")
+        for service in sorted({c["service"] for c in items}):
+            lines.append(f"  {service}")
+            for c in (c for c in items if c["service"] == service):
+                detail = f"  ({c['detail']})" if c["detail"] else ""
+                lines.append(f"    {c['action']} {c['kind']} {c['name']}{detail}")
+    for server, items in sorted(by_server.items()):
+        lines.append(f"{t('plan.server')} {server}")
+        for service in sorted({c["service"] for c in items}):
+            lines.append(f"  {service}")
+            for c in (c for c in items if c["service"] == service):
+                lines.append(f"    {c['action']} {c['name']}")
+                for diff_line in c.get("diff", "").splitlines():
+                    lines.append(f"        {diff_line}")
+    summary = data.get("summary", {"add": 0, "change": 0, "disable": 0})
+    key = "plan.summary" if planned else "apply.summary"
+    lines.append(t(key, **summary))
+    if not planned:
+        for host, stats in data.get("stats", {}).items():
+            lines.append(t("apply.host", host=host, **stats))
+    lines.append(t("run.log", path=data.get("run_dir", "")))
+    return "\n".join(lines)
+
+
+def render_failures(data: dict[str, Any]) -> str:
+    return "\n".join(
+        f"{f['server']}: {f['task']}: {f['message']}" for f in data.get("failures", [])
+    )
+
+
+class Progress:
+    """Live progress of a run on stderr: a spinner on a terminal, plain lines otherwise."""
+
+    def __init__(self) -> None:
+        self.console = stderr()
+        self.live = self.console.is_terminal and not self.console.is_dumb_terminal
+        self.status = self.console.status("") if self.live else None
+        self.task = ""
+
+    def __enter__(self) -> Progress:
+        if self.status is not None:
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        host = data.get("host", "")
+        if kind == "playbook_on_play_start":
+            self._line(f"== {data.get('play', '')}")
+        elif kind == "playbook_on_task_start":
+            self.task = data.get("task", "")
+            if self.status is not None:
+                self.status.update(self.task)
+        elif kind == "runner_on_ok" and (data.get("res") or {}).get("changed"):
+            self._line(f"[{host}] changed: {data.get('task', '')}")
+        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+            self._line(f"[{host}] FAILED: {data.get('task', '')}")
+        elif kind == "runner_on_unreachable":
+            self._line(f"[{host}] UNREACHABLE")
+
+    def _line(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False)

@@ -1,0 +1,396 @@
+"""Build and run ansible-playbook through ansible-runner, reading its structured events."""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import json
+import os
+import shlex
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fnl_deploy import __version__
+from fnl_deploy.compile import compile_deployment
+from fnl_deploy.deployment import Deployment
+from fnl_deploy.errors import LockHeld, RunError
+from fnl_deploy.paths import share_dir
+
+#: Where each run keeps its log, desired state and summary, under the deployment directory.
+RUNS_DIR = Path(".fnl") / "runs"
+#: Actions of our own bookkeeping modules: never shown as platform changes.
+BOOKKEEPING = {"fnl_lock", "fnl_state"}
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the user asked for: a plan (check mode) or an apply, maybe narrowed."""
+
+    check: bool
+    tenant: str | None = None
+    limit: str | None = None
+    playbook: str = "site.yml"
+
+
+@dataclass(frozen=True)
+class AnsibleRun:
+    """Everything needed to start ansible-playbook; built by a pure function, tested alone."""
+
+    run_id: str
+    run_dir: Path
+    playbook: Path
+    inventory: Path
+    limit: str | None
+    check: bool
+    extravars: dict[str, Any]
+    envvars: dict[str, str]
+
+    def argv(self) -> list[str]:
+        """The equivalent ansible-playbook command line (``--print-ansible``)."""
+        argv = ["ansible-playbook", "-i", str(self.inventory)]
+        if self.limit:
+            argv += ["--limit", self.limit]
+        if self.check:
+            argv += ["--check", "--diff"]
+        else:
+            argv += ["--diff"]
+        argv += ["-e", f"@{self.run_dir / 'extravars.json'}", str(self.playbook)]
+        return argv
+
+
+@dataclass
+class Change:
+    """One change a run would make (plan) or made (apply)."""
+
+    server: str
+    service: str
+    action: str  # "+" add, "~" change, "-" disable
+    kind: str
+    name: str
+    tenant: str | None = None
+    detail: str = ""
+    diff: str = ""
+
+
+@dataclass
+class HostStats:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class RunOutcome:
+    """What happened: changes, per-server counts, failures, new servers, the log location."""
+
+    run_id: str
+    run_dir: Path
+    check: bool
+    status: str = "running"
+    rc: int | None = None
+    changes: list[Change] = field(default_factory=list)
+    stats: dict[str, HostStats] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    never_provisioned: list[str] = field(default_factory=list)
+    tasks: int = 0
+    duration: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "run_dir": str(self.run_dir),
+            "check": self.check,
+            "status": self.status,
+            "rc": self.rc,
+            "changes": [asdict(c) for c in self.changes],
+            "stats": {host: asdict(s) for host, s in sorted(self.stats.items())},
+            "failures": self.failures,
+            "never_provisioned": self.never_provisioned,
+            "tasks": self.tasks,
+            "duration_seconds": round(self.duration, 1),
+        }
+
+
+def controller_identity() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()} (pid {os.getpid()})"
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_run_ids(root: Path) -> list[str]:
+    """Runs started from this controller whose process is gone without finishing."""
+    stale = []
+    host = socket.gethostname()
+    for record in sorted((root / RUNS_DIR).glob("*/run.json"))[-50:]:
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("finished") or data.get("controller") != host:
+            continue
+        if not _pid_alive(int(data.get("pid", 0))):
+            stale.append(str(data["run_id"]))
+    return stale
+
+
+def build_run(
+    deployment: Deployment,
+    request: RunRequest,
+    run_id: str,
+    run_dir: Path,
+    stale: list[str],
+) -> AnsibleRun:
+    """The ansible-playbook run for a request: pure (no I/O), so it is tested directly."""
+    limit = request.limit
+    scope = None
+    if request.tenant:
+        entry = deployment.tenant(request.tenant)
+        scope = [entry.id]
+        server = deployment.placement(entry).name
+        limit = f"{limit}:&{server}" if limit else server
+    roles = share_dir("roles")
+    playbooks = share_dir("playbooks")
+    extravars = {
+        "fnl_desired_dir": str(run_dir / "desired"),
+        "fnl_run_id": run_id,
+        "fnl_run_holder": controller_identity(),
+        "fnl_stale_run_ids": stale,
+        "fnl_tenant_scope": scope,
+        "fnl_version": __version__,
+    }
+    bin_dir = str(Path(sys.executable).parent)
+    envvars = {
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
+        "ANSIBLE_ROLES_PATH": str(roles),
+        "ANSIBLE_LIBRARY": str(playbooks / "library"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_PIPELINING": "1",
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=120s",
+        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+        "ANSIBLE_DEPRECATION_WARNINGS": "0",
+        "ANSIBLE_FORKS": "10",
+        # Our own runs keep an audit trail; ansible's own log would duplicate it.
+        "ANSIBLE_LOG_PATH": "",
+    }
+    return AnsibleRun(
+        run_id=run_id,
+        run_dir=run_dir,
+        playbook=playbooks / request.playbook,
+        inventory=(deployment.root / "hosts.yml").resolve(),
+        limit=limit,
+        check=request.check,
+        extravars=extravars,
+        envvars=envvars,
+    )
+
+
+def prepare_run_dir(deployment: Deployment, run: AnsibleRun, command: str) -> None:
+    """Write the desired state of every server and the run record under .fnl/runs/."""
+    desired_dir = run.run_dir / "desired"
+    desired_dir.mkdir(parents=True, exist_ok=True)
+    for server, state in compile_deployment(deployment).items():
+        (desired_dir / f"{server}.json").write_text(
+            json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8"
+        )
+    (run.run_dir / "extravars.json").write_text(json.dumps(run.extravars, indent=1))
+    record = {
+        "run_id": run.run_id,
+        "command": command,
+        "argv": run.argv(),
+        "pid": os.getpid(),
+        "controller": socket.gethostname(),
+        "holder": controller_identity(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "finished": False,
+    }
+    (run.run_dir / "run.json").write_text(json.dumps(record, indent=1))
+
+
+def finish_run_record(run: AnsibleRun, outcome: RunOutcome) -> None:
+    path = run.run_dir / "run.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record.update(finished=True, status=outcome.status, rc=outcome.rc)
+    path.write_text(json.dumps(record, indent=1))
+    (run.run_dir / "summary.json").write_text(
+        json.dumps(outcome.as_dict(), ensure_ascii=False, indent=1)
+    )
+
+
+# --- Events -----------------------------------------------------------------------------
+
+
+def render_diff(diff: Any) -> str:
+    """Ansible's diff (dict or list of dicts with before/after) as a unified diff."""
+    parts = diff if isinstance(diff, list) else [diff]
+    out = []
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        if "prepared" in part:
+            out.append(str(part["prepared"]).rstrip("\n"))
+            continue
+        before, after = part.get("before", ""), part.get("after", "")
+        if isinstance(before, dict) or isinstance(after, dict):
+            before = json.dumps(before, indent=1, sort_keys=True)
+            after = json.dumps(after, indent=1, sort_keys=True)
+        lines = difflib.unified_diff(
+            str(before).splitlines(),
+            str(after).splitlines(),
+            fromfile=str(part.get("before_header", "before")),
+            tofile=str(part.get("after_header", "after")),
+            lineterm="",
+        )
+        out.append("\n".join(lines))
+    return "\n".join(x for x in out if x)
+
+
+class EventCollector:
+    """Turns ansible-runner events into a RunOutcome, and forwards progress."""
+
+    def __init__(self, outcome: RunOutcome, progress: Callable[[str, dict], None] | None):
+        self.outcome = outcome
+        self.progress = progress
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data", {}) or {}
+        host = data.get("host") or data.get("remote_addr") or ""
+        if kind == "runner_on_ok":
+            self._on_ok(host, data)
+        elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get(
+            "ignore_errors"
+        ):
+            res = data.get("res", {}) or {}
+            self.outcome.failures.append(
+                {
+                    "server": host,
+                    "task": data.get("task", ""),
+                    "action": data.get("task_action", ""),
+                    "message": str(res.get("msg", "")).strip()[:2000],
+                    "unreachable": str(kind == "runner_on_unreachable").lower(),
+                    "lock_holder": json.dumps(res.get("fnl_lock_holder"))
+                    if res.get("fnl_lock_holder")
+                    else "",
+                }
+            )
+        elif kind == "playbook_on_task_start":
+            self.outcome.tasks += 1
+        elif kind == "playbook_on_stats":
+            for name, counter in (
+                ("ok", "ok"),
+                ("changed", "changed"),
+                ("failed", "failures"),
+                ("unreachable", "dark"),
+                ("skipped", "skipped"),
+            ):
+                for h, count in (data.get(counter) or {}).items():
+                    setattr(self.outcome.stats.setdefault(h, HostStats()), name, count)
+        if self.progress is not None:
+            self.progress(kind, data)
+        return True  # keep ansible-runner's own job_events/ files: they are the run log
+
+    def _on_ok(self, host: str, data: dict[str, Any]) -> None:
+        res = data.get("res", {}) or {}
+        action = data.get("task_action", "")
+        if action.endswith("fnl_state") and res.get("provisioned") is False:
+            self.outcome.never_provisioned.append(host)
+        if not res.get("changed") or action.split(".")[-1] in BOOKKEEPING:
+            return
+        role = data.get("role") or "site"
+        structured = res.get("fnl_changes")
+        if isinstance(structured, list):
+            for item in structured:
+                self.outcome.changes.append(
+                    Change(
+                        server=host,
+                        service=str(item.get("service", role)),
+                        action=str(item.get("action", "~")),
+                        kind=str(item.get("kind", "")),
+                        name=str(item.get("name", "")),
+                        tenant=item.get("tenant"),
+                        detail=str(item.get("detail", "")),
+                    )
+                )
+            return
+        self.outcome.changes.append(
+            Change(
+                server=host,
+                service=role,
+                action="~",
+                kind="task",
+                name=data.get("task", ""),
+                diff=render_diff(res.get("diff")) if res.get("diff") else "",
+            )
+        )
+
+
+def execute(
+    run: AnsibleRun,
+    progress: Callable[[str, dict], None] | None = None,
+) -> RunOutcome:
+    """Run ansible-playbook through ansible-runner; events feed the outcome as they come."""
+    import ansible_runner  # late: importing it costs ~0.3 s that validate should not pay
+
+    outcome = RunOutcome(run.run_id, run.run_dir, run.check)
+    collector = EventCollector(outcome, progress)
+    # Extra vars go through the file prepare_run_dir wrote, exactly as argv() shows.
+    cmdline = [
+        "--diff",
+        *(["--check"] if run.check else []),
+        "-e",
+        f"@{run.run_dir / 'extravars.json'}",
+    ]
+    started = time.monotonic()
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(run.run_dir),
+            playbook=str(run.playbook),
+            inventory=str(run.inventory),
+            limit=run.limit,
+            envvars=run.envvars,
+            cmdline=shlex.join(cmdline),
+            event_handler=collector,
+            quiet=True,
+            suppress_env_files=True,
+            timeout=None,
+        )
+    except Exception as exc:  # ansible-runner raises plain exceptions for set-up problems
+        raise RunError(f"ansible-runner could not start: {exc}") from exc
+    outcome.duration = time.monotonic() - started
+    outcome.rc = runner.rc
+    outcome.status = runner.status
+    for failure in outcome.failures:
+        if failure["lock_holder"]:
+            holder = json.loads(failure["lock_holder"])
+            raise LockHeld(
+                f"another apply holds the platform lock: {holder.get('holder')} since "
+                f"{holder.get('started_at')} (run {holder.get('run_id')})",
+                "wait for it to finish; a lock left by a dead run from this machine is "
+                "cleared automatically, others expire after 6 hours",
+            )
+    return outcome

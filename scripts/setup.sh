@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12 machine (as root) to run fnl-deploy, its lab and its tests:
+# Debian packages, the Podman host fix (lab/setup-host.sh) and a Python venv in .venv.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh installs Debian packages and configures Podman: run it as root (sudo)." >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+packages=(python3-venv python3-dev gcc git openssh-client bind9-utils knot-dnsutils)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+bash lab/setup-host.sh
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+# The pip cache (~/.cache/pip) makes re-runs fast; --quiet keeps CI logs short.
+.venv/bin/pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
+.venv/bin/pip install --quiet -e '.[test]' 2>&1 | grep -v "is ignored" || true
+.venv/bin/fnl-deploy --version
