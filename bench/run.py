@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import generate  # noqa: E402
+from generate import generate
 
-from fnl_deploy.compile import compile_deployment  # noqa: E402
-from fnl_deploy.deployment import load_deployment  # noqa: E402
+from fnl_deploy.compile import compile_deployment
+from fnl_deploy.deployment import load_deployment
 
 FNL = [sys.executable, "-m", "fnl_deploy.cli"]
 
@@ -50,26 +50,35 @@ def main() -> None:
             root = generate(Path(tmp) / f"p{size}", size)
 
             def validate(root: Path = root) -> None:
-                subprocess.run([*FNL, "validate", "-i", str(root)], check=True,
-                               stdout=subprocess.DEVNULL)
+                subprocess.run(
+                    [*FNL, "validate", "-i", str(root)], check=True, stdout=subprocess.DEVNULL
+                )
 
             def compile_all(root: Path = root) -> None:
                 compile_deployment(load_deployment(root))
 
             rows.append((size, timed(validate, args.repeat), timed(compile_all, args.repeat)))
     base_size, base_validate, base_compile = rows[0]
-    print(f"{'communes':>9} {'mailboxes':>9} {'validate (CLI)':>15} {'per-tenant ratio':>17} "
-          f"{'load+compile':>13} {'per-tenant ratio':>17}")
+    print(
+        f"{'communes':>9} {'mailboxes':>9} {'validate (CLI)':>15} {'per-tenant ratio':>17} "
+        f"{'load+compile':>13} {'per-tenant ratio':>17}"
+    )
     for size, validate_s, compile_s in rows:
         ratio_v = (validate_s / size) / (base_validate / base_size)
         ratio_c = (compile_s / size) / (base_compile / base_size)
-        print(f"{size:>9} {size * 10:>9} {validate_s:>14.2f}s {ratio_v:>17.2f} "
-              f"{compile_s:>12.2f}s {ratio_c:>17.2f}")
-    print(f"(best of {args.repeat}; ratio = cost per tenant relative to {base_size} communes, "
-          "which includes the fixed start-up cost; below 1 means start-up dominates)")
+        print(
+            f"{size:>9} {size * 10:>9} {validate_s:>14.2f}s {ratio_v:>17.2f} "
+            f"{compile_s:>12.2f}s {ratio_c:>17.2f}"
+        )
+    print(
+        f"(best of {args.repeat}; ratio = cost per tenant relative to {base_size} communes, "
+        "which includes the fixed start-up cost; below 1 means start-up dominates)"
+    )
     largest = rows[-1]
-    print(f"validate {largest[0]} communes: {largest[1]:.2f}s (target < 2 s): "
-          + ("OK" if largest[1] < 2 else "OVER TARGET"))
+    print(
+        f"validate {largest[0]} communes: {largest[1]:.2f}s (target < 2 s): "
+        + ("OK" if largest[1] < 2 else "OVER TARGET")
+    )
 
 
 if __name__ == "__main__":

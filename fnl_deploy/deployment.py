@@ -110,10 +110,12 @@ def load_deployment(root: Path) -> Deployment:
         raise UsageError(t("deploy.missing_dir", path=root), t("deploy.missing_dir.hint"))
     problems: list[Problem] = []
     servers = _load_servers(root, problems)
-    operator = _load_operator(root, problems)
+    operator = _load_operator(root, servers, problems)
     tenants = _load_tenants(root, problems)
     if operator is not None and servers:
         problems.extend(_cross_rules(operator, servers, tenants))
+    # Reading order: by file, then line, so an admin fixes a file from top to bottom.
+    problems.sort(key=lambda p: (p.file, p.line or 0, p.column or 0))
     errors = [p for p in problems if p.severity == "error"]
     if errors or operator is None or not servers:
         raise InvalidDeployment(problems)
@@ -193,7 +195,7 @@ def _loc_of(source: Source, group: str) -> Loc:
     return ()
 
 
-def _load_operator(root: Path, problems: list[Problem]) -> Operator | None:
+def _load_operator(root: Path, servers: list[Server], problems: list[Problem]) -> Operator | None:
     found_in: list[tuple[Source, Any]] = []
     for path in sorted((root / "group_vars" / "all").glob("*.y*ml")):
         source, found = load_file(path, display_path(path))
@@ -216,7 +218,20 @@ def _load_operator(root: Path, problems: list[Problem]) -> Operator | None:
         problems.append(
             other.problem((OPERATOR_KEY,), t("deploy.operator_twice", other=source.display))
         )
-    return _validate(Operator, data, source, (OPERATOR_KEY,), problems)
+    operator = _validate(Operator, data, source, (OPERATOR_KEY,), problems)
+    names = [s.name for s in servers]
+    if operator is not None and servers and operator.defaults.server not in (None, *names):
+        problems.append(
+            source.problem(
+                (OPERATOR_KEY, "defaults", "server"),
+                t(
+                    "rule.default_server_unknown",
+                    value=operator.defaults.server,
+                    known=", ".join(names),
+                ),
+            )
+        )
+    return operator
 
 
 def _load_tenants(root: Path, problems: list[Problem]) -> list[TenantEntry]:
@@ -250,12 +265,15 @@ def calendar_id(calendar: Any) -> str:
 
 
 def _addresses(entry: TenantEntry) -> Iterator[tuple[str, str, Loc]]:
-    """Every local part a tenant claims: (local part, kind, location in its file)."""
+    """Every local part a tenant claims: (local part, kind, location in its file).
+
+    ``kind`` is mailbox, shared, list or alias (``kind.*`` messages say it to the user).
+    """
     tenant = entry.tenant
     for i, person in enumerate(tenant.people):
         yield person.mailbox, "mailbox", ("people", i, "mailbox")
     for i, shared in enumerate(tenant.shared_mailboxes):
-        yield shared.address, "shared mailbox", ("shared_mailboxes", i, "address")
+        yield shared.address, "shared", ("shared_mailboxes", i, "address")
     for i, mlist in enumerate(tenant.lists):
         yield mlist.address, "list", ("lists", i, "address")
     for i, person in enumerate(tenant.people):
@@ -276,70 +294,111 @@ def _cross_rules(
     problems: list[Problem] = []
     server_names = [s.name for s in servers]
     known_servers = ", ".join(server_names)
-    if operator.defaults.server and operator.defaults.server not in server_names:
-        problems.append(
-            Problem(
-                "group_vars/all",
-                None,
-                None,
-                f"{OPERATOR_KEY}.defaults.server",
-                t(
-                    "rule.default_server_unknown",
-                    value=operator.defaults.server,
-                    known=known_servers,
-                ),
+    ordered = sorted(tenants, key=lambda e: e.id)
+    for entry in ordered:
+        if entry.tenant.placement and entry.tenant.placement not in server_names:
+            problems.append(
+                entry.source.problem(
+                    ("placement",),
+                    t("rule.unknown_server", value=entry.tenant.placement, known=known_servers),
+                )
             )
-        )
+    # Every primary domain before any alias domain: when an alias domain collides with
+    # another tenant's primary domain, the alias is the claim reported, whatever the names.
+    claims: list[tuple[TenantEntry, str, Loc]] = [
+        (e, e.tenant.domain, ("domain",)) for e in ordered
+    ]
+    claims += [
+        (e, d, ("alias_domains", i)) for e in ordered for i, d in enumerate(e.tenant.alias_domains)
+    ]
+    problems.extend(_domain_rules(claims, operator))
+    local_parts: dict[str, dict[str, tuple[str, Loc]]] = {}
+    for entry in ordered:
+        found, local_parts[entry.id] = _tenant_rules(entry, operator)
+        problems.extend(found)
+    problems.extend(_address_rules(claims, local_parts))
+    return problems
+
+
+def _domain_rules(claims: list[tuple[TenantEntry, str, Loc]], operator: Operator) -> list[Problem]:
+    """Each domain belongs to one tenant, and never to the operator's technical domain."""
+    problems: list[Problem] = []
+    technical = operator.technical_domain
     domain_owner: dict[str, tuple[TenantEntry, Loc]] = {}
-    address_owner: dict[str, tuple[str, TenantEntry, Loc]] = {}
-    for entry in sorted(tenants, key=lambda e: e.id):
-        tenant, source = entry.tenant, entry.source
-        if tenant.placement and tenant.placement not in server_names:
+    for entry, domain, loc in claims:
+        source = entry.source
+        shown = to_u_label(domain)
+        if domain == technical or domain.endswith(f".{technical}"):
+            # The operator's own names (MX, webmail, name servers) live there.
             problems.append(
                 source.problem(
-                    ("placement",),
-                    t("rule.unknown_server", value=tenant.placement, known=known_servers),
+                    loc, t("rule.technical_domain_taken", domain=shown, technical=technical)
                 )
             )
-        domain_locs: list[tuple[str, Loc]] = [(tenant.domain, ("domain",))]
-        domain_locs += [(d, ("alias_domains", i)) for i, d in enumerate(tenant.alias_domains)]
-        for domain, loc in domain_locs:
-            shown = to_u_label(domain)
-            if domain == operator.technical_domain:
-                problems.append(source.problem(loc, t("rule.technical_domain_taken", domain=shown)))
-            elif domain in domain_owner:
-                other, other_loc = domain_owner[domain]
-                if other is entry and loc != ("domain",) and other_loc == ("domain",):
-                    problems.append(
-                        source.problem(loc, t("rule.alias_domain_is_primary", domain=shown))
-                    )
-                else:
-                    problems.append(
-                        source.problem(
-                            loc,
-                            t(
-                                "rule.domain_taken",
-                                domain=shown,
-                                other=other.id,
-                                where=_where(other.source, other_loc),
-                            ),
-                        )
-                    )
-            else:
-                domain_owner[domain] = (entry, loc)
-            if domain.rsplit(".", 1)[-1] not in FRENCH_EXTENSIONS:
-                problems.append(
-                    source.problem(loc, t("warn.rcpnt_extension", domain=shown), "warning")
+        elif technical.endswith(f".{domain}"):
+            problems.append(
+                source.problem(
+                    loc, t("rule.technical_domain_inside", domain=shown, technical=technical)
                 )
-        problems.extend(_tenant_rules(entry, address_owner, operator))
+            )
+        elif domain in domain_owner:
+            other, other_loc = domain_owner[domain]
+            if other is entry and other_loc == ("domain",):
+                message = t("rule.alias_domain_is_primary", domain=shown)
+            elif other is entry:
+                message = t("rule.domain_twice", domain=shown, where=_where(source, other_loc))
+            else:
+                message = t(
+                    "rule.domain_taken",
+                    domain=shown,
+                    other=other.id,
+                    where=_where(other.source, other_loc),
+                )
+            problems.append(source.problem(loc, message))
+        else:
+            domain_owner[domain] = (entry, loc)
+        if domain.rsplit(".", 1)[-1] not in FRENCH_EXTENSIONS:
+            problems.append(source.problem(loc, t("warn.rcpnt_extension", domain=shown), "warning"))
+    return problems
+
+
+def _address_rules(
+    claims: list[tuple[TenantEntry, str, Loc]],
+    local_parts: dict[str, dict[str, tuple[str, Loc]]],
+) -> list[Problem]:
+    """An address is unique on the platform (it can only clash where a domain does)."""
+    problems: list[Problem] = []
+    address_owner: dict[str, tuple[str, TenantEntry, Loc]] = {}
+    seen: set[tuple[str, str]] = set()
+    for entry, domain, _ in claims:
+        if (entry.id, domain) in seen:
+            continue  # an alias domain repeating a domain of the same tenant: reported above
+        seen.add((entry.id, domain))
+        for local, (kind, loc) in local_parts[entry.id].items():
+            address = f"{local}@{domain}"
+            if address not in address_owner:
+                address_owner[address] = (kind, entry, loc)
+                continue
+            other_kind, other_entry, other_loc = address_owner[address]
+            problems.append(
+                entry.source.problem(
+                    loc,
+                    t(
+                        "rule.address_taken_other",
+                        address=f"{local}@{to_u_label(domain)}",
+                        kind=t(f"kind.{other_kind}"),
+                        other=other_entry.id,
+                        where=_where(other_entry.source, other_loc),
+                    ),
+                )
+            )
     return problems
 
 
 def _tenant_rules(
-    entry: TenantEntry,
-    address_owner: dict[str, tuple[str, TenantEntry, Loc]],
-    operator: Operator,
-) -> list[Problem]:
+    entry: TenantEntry, operator: Operator
+) -> tuple[list[Problem], dict[str, tuple[str, Loc]]]:
+    """Rules inside one tenant; also returns the local parts it claims (kind, location)."""
     tenant, source = entry.tenant, entry.source
     problems: list[Problem] = []
     person_ids: dict[str, int] = {}
@@ -368,7 +427,7 @@ def _tenant_rules(
         cid = calendar_id(calendar)
         if cid in calendar_ids:
             problems.append(
-                source.problem(("calendars", i, "name"), t("rule.duplicate_id", value=cid))
+                source.problem(("calendars", i, "name"), t("rule.duplicate_calendar", value=cid))
             )
         calendar_ids.add(cid)
         for member in calendar.access:
@@ -390,28 +449,17 @@ def _tenant_rules(
             address = f"{local}@{to_u_label(tenant.domain)}"
             problems.append(
                 source.problem(
-                    loc, t(key, address=address, kind=other_kind, where=_where(source, other_loc))
+                    loc,
+                    t(
+                        key,
+                        address=address,
+                        kind=t(f"kind.{other_kind}"),
+                        where=_where(source, other_loc),
+                    ),
                 )
             )
             continue
         local_parts[local] = (kind, loc)
-        for domain in entry.domains:
-            address = f"{local}@{domain}"
-            if address in address_owner:
-                other_kind, other_entry, other_loc = address_owner[address]
-                problems.append(
-                    source.problem(
-                        loc,
-                        t(
-                            "rule.address_taken",
-                            address=f"{local}@{to_u_label(domain)}",
-                            kind=other_kind,
-                            where=_where(other_entry.source, other_loc),
-                        ),
-                    )
-                )
-            else:
-                address_owner[address] = (kind, entry, loc)
     for i, alias in enumerate(tenant.aliases):
         for j, target in enumerate(alias.to):
             if "@" not in target and target not in local_parts:
@@ -419,7 +467,7 @@ def _tenant_rules(
                     source.problem(
                         ("aliases", i, "to", j),
                         t(
-                            "rule.unknown_person",
+                            "rule.unknown_target",
                             value=target,
                             known=", ".join(sorted(local_parts)),
                         ),
@@ -432,9 +480,19 @@ def _tenant_rules(
     quota_locs += [
         (s.quota, ("shared_mailboxes", i, "quota")) for i, s in enumerate(tenant.shared_mailboxes)
     ]
-    default_quota = tenant.quotas.mailbox or operator.defaults.mailbox_quota
-    if tenant.quotas.mailbox is None and default_quota > cap:
-        quota_locs.append((default_quota, ("quotas", "tenant")))
+    uses_default = any(m.quota is None for m in (*tenant.people, *tenant.shared_mailboxes))
+    default_quota = operator.defaults.mailbox_quota
+    if tenant.quotas.mailbox is None and uses_default and default_quota > cap:
+        problems.append(
+            source.problem(
+                ("quotas", "tenant"),
+                t(
+                    "rule.default_quota_over_cap",
+                    quota=format_size(default_quota),
+                    cap=format_size(cap),
+                ),
+            )
+        )
     for quota, loc in quota_locs:
         if quota is not None and quota > cap:
             problems.append(
@@ -447,7 +505,7 @@ def _tenant_rules(
                     ),
                 )
             )
-    return problems
+    return problems, local_parts
 
 
 def person_by_id(tenant: Tenant) -> dict[str, Person]:

@@ -35,14 +35,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # YAML and files
     "yaml.nul": ("the file contains a NUL byte", "le fichier contient un octet NUL"),
     "yaml.duplicate_key": (
-        "key '{key}' appears twice in the same mapping; keep only one",
-        "la clé '{key}' apparaît deux fois dans le même bloc ; n'en gardez qu'une",
+        "key '{key}' appears twice in the same mapping (first on line {first}); keep only one",
+        "la clé « {key} » apparaît deux fois dans le même bloc (d'abord ligne {first}) ; "
+        "n'en gardez qu'une",
     ),
     "yaml.tab": (
         "a tab character is used for indentation; YAML only allows spaces",
         "une tabulation sert d'indentation ; YAML n'accepte que des espaces",
     ),
     "yaml.syntax": ("YAML syntax error: {detail}", "erreur de syntaxe YAML : {detail}"),
+    "yaml.syntax_context": (
+        "{detail} ({context} that starts on line {line})",
+        "{detail} ({context}, commencé ligne {line})",
+    ),
+    "yaml.syntax_indent_hint": (
+        "check the indentation of this line and the one above, or quote a value containing ': '",
+        "vérifiez l'indentation de cette ligne et de la précédente, ou mettez entre guillemets "
+        "une valeur contenant « : »",
+    ),
     "file.unreadable": ("cannot read the file: {error}", "impossible de lire le fichier : {error}"),
     "file.not_utf8": (
         "the file is not valid UTF-8; save it as UTF-8",
@@ -110,13 +120,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "label '{label}' starts or ends with a hyphen",
         "le label « {label} » commence ou finit par un tiret",
     ),
+    "domain.hyphen34": (
+        "label '{label}' has '--' in 3rd and 4th position, which is reserved for xn-- labels",
+        "le label « {label} » a « -- » en 3e et 4e position, réservé aux labels xn--",
+    ),
     "domain.idna": (
         "'{domain}' is not a valid internationalised domain name: {detail}",
         "« {domain} » n'est pas un nom de domaine internationalisé valide : {detail}",
     ),
+    "domain.bad_char": (
+        "label '{label}' contains {char} ({code}), which domain names do not allow: use "
+        "letters (accents are fine), digits and hyphens",
+        "le label « {label} » contient {char} ({code}), interdit dans un nom de domaine : "
+        "utilisez des lettres (accents permis), des chiffres et des tirets",
+    ),
     "domain.bad_alabel": (
-        "label '{label}' is not valid punycode (xn--): {detail}",
-        "le label « {label} » n'est pas un punycode (xn--) valide : {detail}",
+        "label '{label}' is not a valid A-label (xn--…): {detail}",
+        "le label « {label} » n'est pas un A-label (xn--…) valide : {detail}",
     ),
     "domain.mixed_scripts": (
         "label '{label}' mixes scripts ({scripts}); this is how look-alike domains are made",
@@ -133,9 +153,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "local.invalid": (
         "'{value}' is not a valid address local part: use a-z, 0-9, dot, hyphen, underscore; "
-        "start and end with a letter or digit",
+        "start and end with a letter or digit; no two dots in a row",
         "« {value} » n'est pas une partie locale d'adresse valide : utilisez a-z, 0-9, point, "
-        "tiret, tiret bas ; commencez et finissez par une lettre ou un chiffre",
+        "tiret, tiret bas ; commencez et finissez par une lettre ou un chiffre ; pas deux "
+        "points de suite",
     ),
     "local.uppercase": (
         "'{value}' has upper-case letters; addresses are written in lower case",
@@ -156,6 +177,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "quote it so leading zeros stay",
         "« {value} » n'est pas un code INSEE (5 caractères : chiffres, ou 2A/2B pour la Corse) ; "
         "mettez-le entre guillemets pour garder les zéros",
+    ),
+    "insee.lost_zero": (
+        '{value} was read as a number and lost its leading zero; quote it: insee: "0{value}"',
+        "{value} a été lu comme un nombre et a perdu son zéro initial ; mettez-le entre "
+        'guillemets : insee: "0{value}"',
     ),
     "siren.invalid": (
         "'{value}' is not a valid SIREN (9 digits, Luhn check)",
@@ -179,20 +205,44 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "schema {value} is not supported; this fnl-deploy reads schema {supported}",
         "le schéma {value} n'est pas pris en charge ; cette version lit le schéma {supported}",
     ),
-    "population.negative": ("population cannot be negative", "la population ne peut être négative"),
+    "schema.not_number": (
+        "write the format version as a number: schema: {supported}",
+        "écrivez la version du format comme un nombre : schema: {supported}",
+    ),
+    "field.enum": (
+        "'{value}' is not allowed here; use one of: {expected}",
+        "« {value} » n'est pas permis ici ; utilisez l'une de ces valeurs : {expected}",
+    ),
+    "field.greater_than_equal": ("must be at least {limit}", "doit valoir au moins {limit}"),
+    "field.greater_than": ("must be greater than {limit}", "doit être supérieur à {limit}"),
+    "field.less_than_equal": ("must be at most {limit}", "doit valoir au plus {limit}"),
+    "field.less_than": ("must be less than {limit}", "doit être inférieur à {limit}"),
+    "field.too_short": (
+        "needs at least {min} item(s)",
+        "il faut au moins {min} élément(s)",
+    ),
     # Cross-file rules
     "rule.domain_taken": (
         "domain {domain} is already used by tenant {other} ({where})",
         "le domaine {domain} est déjà utilisé par la collectivité {other} ({where})",
     ),
     "rule.address_taken": (
-        "address {address} is already used as {kind} ({where})",
-        "l'adresse {address} est déjà utilisée comme {kind} ({where})",
+        "address {address} is already used by {kind} ({where})",
+        "l'adresse {address} est déjà utilisée par {kind} ({where})",
+    ),
+    "rule.address_taken_other": (
+        "address {address} is already used by tenant {other}, by {kind} ({where})",
+        "l'adresse {address} est déjà utilisée par la collectivité {other}, par {kind} ({where})",
     ),
     "rule.alias_shadows": (
-        "alias {address} is also a {kind} ({where}); an alias cannot shadow it",
-        "l'alias {address} est aussi {kind} ({where}) ; un alias ne peut pas le masquer",
+        "alias {address} is also the address of {kind} ({where}); an alias cannot shadow it",
+        "l'alias {address} est aussi l'adresse d'{kind} ({where}) ; un alias ne peut pas "
+        "masquer une adresse existante",
     ),
+    "kind.mailbox": ("a mailbox", "une boîte aux lettres"),
+    "kind.shared": ("a shared mailbox", "une boîte partagée"),
+    "kind.list": ("a list", "une liste"),
+    "kind.alias": ("an alias", "un alias"),
     "rule.unknown_person": (
         "no person with id '{value}' in this tenant (known: {known})",
         "aucune personne d'identifiant « {value} » dans cette collectivité (connues : {known})",
@@ -200,6 +250,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rule.duplicate_id": (
         "person id '{value}' is used twice in this tenant",
         "l'identifiant « {value} » est utilisé deux fois dans cette collectivité",
+    ),
+    "rule.duplicate_calendar": (
+        "calendar id '{value}' is used twice in this tenant (give one of them an id)",
+        "l'identifiant d'agenda « {value} » est utilisé deux fois dans cette collectivité "
+        "(donnez un id à l'un d'eux)",
+    ),
+    "rule.unknown_target": (
+        "no address '{value}' in this tenant (addresses: {known}); write a full address "
+        "(name@domain) for one outside it",
+        "aucune adresse « {value} » dans cette collectivité (adresses : {known}) ; écrivez une "
+        "adresse complète (nom@domaine) pour une adresse extérieure",
     ),
     "rule.unknown_server": (
         "no server '{value}' in hosts.yml (servers: {known})",
@@ -212,6 +273,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rule.mailbox_quota_over_cap": (
         "mailbox quota {quota} is larger than the tenant cap {cap}",
         "le quota de la boîte {quota} dépasse le plafond de la collectivité {cap}",
+    ),
+    "rule.default_quota_over_cap": (
+        "the default mailbox quota {quota} (operator settings) is larger than this tenant cap "
+        "{cap}; set quotas.mailbox",
+        "le quota de boîte par défaut {quota} (paramètres de l'opérateur) dépasse le plafond "
+        "{cap} de cette collectivité ; indiquez quotas.mailbox",
     ),
     "rule.alias_domain_is_primary": (
         "alias domain {domain} is the tenant's primary domain",
@@ -226,8 +293,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "une liste doit avoir au moins un membre",
     ),
     "rule.technical_domain_taken": (
-        "domain {domain} is the operator's technical domain",
-        "le domaine {domain} est le domaine technique de l'opérateur",
+        "domain {domain} is, or is under, the operator's technical domain {technical}, "
+        "which names the platform's own servers",
+        "le domaine {domain} est, ou est sous, le domaine technique de l'opérateur "
+        "{technical}, qui nomme les serveurs de la plateforme",
+    ),
+    "rule.technical_domain_inside": (
+        "domain {domain} contains the operator's technical domain {technical}",
+        "le domaine {domain} contient le domaine technique de l'opérateur {technical}",
+    ),
+    "rule.domain_twice": (
+        "domain {domain} is listed twice in this tenant ({where})",
+        "le domaine {domain} figure deux fois dans cette collectivité ({where})",
     ),
     "rule.default_server_unknown": (
         "default server '{value}' is not in hosts.yml (servers: {known})",
@@ -309,8 +386,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def t(key: str, **values: object) -> str:
+def t(key: str, /, **values: object) -> str:
     """The message ``key`` in the current language, with its placeholders filled."""
+    # ``key`` is positional-only: a message may itself have a {key} placeholder.
     english, french = MESSAGES[key]
     template = french if language() == "fr" else english
     return template.format(**values)

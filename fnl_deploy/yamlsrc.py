@@ -74,9 +74,11 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 
 
 class _Duplicate(Exception):
-    def __init__(self, key: str, node: yaml.Node) -> None:
+    def __init__(self, key: str, node: yaml.Node, loc: Loc, first_line: int) -> None:
         self.key = key
+        self.first_line = first_line
         self.node = node
+        self.loc = loc
 
 
 def _plain(node: yaml.Node, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> Any:
@@ -85,9 +87,9 @@ def _plain(node: yaml.Node, loc: Loc, positions: dict[Loc, tuple[int, int]]) -> 
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            if key in out:
-                raise _Duplicate(str(key), key_node)
             child = (*loc, key)
+            if key in out:
+                raise _Duplicate(str(key), key_node, child, positions[child][0])
             positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _plain(value_node, child, positions)
         return out
@@ -121,7 +123,16 @@ def parse_text(text: str, path: Path, display: str) -> tuple[Source | None, list
         if "\t" in bad_line[: (column or 0) + 1] or "'\\t'" in str(exc.problem):
             message = t("yaml.tab")
         else:
-            message = t("yaml.syntax", detail=(exc.problem or str(exc)).strip())
+            detail = (exc.problem or str(exc)).strip()
+            opened = exc.context_mark
+            if exc.context and opened is not None and line and opened.line + 1 != line:
+                # e.g. an unclosed [ or quote: say where it was opened, not only where it broke.
+                detail = t(
+                    "yaml.syntax_context", detail=detail, context=exc.context, line=opened.line + 1
+                )
+            message = t("yaml.syntax", detail=detail)
+            if "mapping values are not allowed" in detail:
+                message += "; " + t("yaml.syntax_indent_hint")
         return None, [Problem(display, line, column, "", message)]
     except yaml.YAMLError as exc:
         return None, [Problem(display, None, None, "", t("yaml.syntax", detail=str(exc)))]
@@ -130,6 +141,8 @@ def parse_text(text: str, path: Path, display: str) -> tuple[Source | None, list
     positions: dict[Loc, tuple[int, int]] = {(): (1, 1)}
     if node is None:
         return Source(path, display, None, positions), []
+    # Problems about the whole document (a missing top-level field) point at its first line.
+    positions[()] = (node.start_mark.line + 1, node.start_mark.column + 1)
     try:
         data = _plain(node, (), positions)
     except _Duplicate as dup:
@@ -139,8 +152,8 @@ def parse_text(text: str, path: Path, display: str) -> tuple[Source | None, list
                 display,
                 mark.line + 1,
                 mark.column + 1,
-                dup.key,
-                t("yaml.duplicate_key", key=dup.key),
+                format_loc(dup.loc),
+                t("yaml.duplicate_key", key=dup.key, first=dup.first_line),
             )
         ]
     return Source(path, display, data, positions), []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from typing import Any
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from fnl_deploy.errors import Problem
 from fnl_deploy.i18n import t
+from fnl_deploy.model.tenant import SCHEMA_VERSION
 from fnl_deploy.yamlsrc import Loc, Source
 
 _TYPE_NAMES = {
@@ -25,6 +27,14 @@ _TYPE_NAMES = {
     "model_attributes_type": "mapping (key: value)",
     "list_type": "list",
     "tuple_type": "list",
+}
+
+
+_BOUNDS = {
+    "greater_than_equal": "ge",
+    "greater_than": "gt",
+    "less_than_equal": "le",
+    "less_than": "lt",
 }
 
 
@@ -84,16 +94,23 @@ def _field_names(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
+def _clean(loc: tuple[str | int, ...]) -> Loc:
+    """Drop the tags union members add to the path, e.g. "function-after[_local_part(), str]"."""
+    return tuple(p for p in loc if isinstance(p, int) or ("[" not in p and "(" not in p))
+
+
 def problems_from(
     error: ValidationError, source: Source, root: type[BaseModel], prefix: Loc = ()
 ) -> list[Problem]:
     """One Problem per pydantic error, pointing at file:line:column and the field path."""
     problems = []
-    for item in error.errors(include_url=False):
-        # Union members add tags such as "function-after[_local_part(), str]" to the path.
-        rel_loc: Loc = tuple(
-            p for p in item["loc"] if isinstance(p, int) or ("[" not in p and "(" not in p)
-        )
+    items = error.errors(include_url=False)
+    locs = [_clean(item["loc"]) for item in items]
+    for item, rel_loc in zip(items, locs, strict=True):
+        if item["type"] == "too_short" and any(
+            len(other) > len(rel_loc) and other[: len(rel_loc)] == rel_loc for other in locs
+        ):
+            continue  # "needs at least 1 item" only because that item was itself invalid
         loc: Loc = (*prefix, *rel_loc)
         kind = item["type"]
         if kind == "extra_forbidden":
@@ -108,7 +125,16 @@ def problems_from(
         elif kind == "fnl":
             message = str(item["ctx"]["message"])
         elif kind == "literal_error" and rel_loc == ("schema",):
-            message = t("schema.version", value=item["input"], supported=1)
+            message = t("schema.version", value=item["input"], supported=SCHEMA_VERSION)
+        elif kind in ("enum", "literal_error"):
+            # pydantic says "'a', 'b' or 'c'" in English: list the choices, language-neutral.
+            choices = re.findall(r"'([^']*)'", str(item["ctx"]["expected"]))
+            expected = ", ".join(choices) if choices else str(item["ctx"]["expected"])
+            message = t("field.enum", value=item["input"], expected=expected)
+        elif kind in _BOUNDS:
+            message = t(f"field.{kind}", limit=item["ctx"][_BOUNDS[kind]])
+        elif kind == "too_short":
+            message = t("field.too_short", min=item["ctx"]["min_length"])
         elif kind in _TYPE_NAMES:
             message = t("field.type", expected=_TYPE_NAMES[kind], got=_yaml_type(item["input"]))
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from fnl_deploy.i18n import t
 from fnl_deploy.model.types import (
@@ -55,11 +55,14 @@ class Commune(Strict):
     siret: Siret | None = Field(None, description="SIRET of the town hall, 14 digits.")
     population: int | None = Field(None, ge=0, description="Municipal population.")
 
-    @model_validator(mode="after")
-    def _siret_matches_siren(self) -> Commune:
-        if self.siren and self.siret and not self.siret.startswith(self.siren):
-            raise fail(t("siret.siren_mismatch", siret=self.siret, siren=self.siren))
-        return self
+    @field_validator("siret")
+    @classmethod
+    def _siret_matches_siren(cls, siret: str | None, info: ValidationInfo) -> str | None:
+        # A field validator (not a model one) so the error points at the siret line.
+        siren = info.data.get("siren")
+        if siren and siret and not siret.startswith(siren):
+            raise fail(t("siret.siren_mismatch", siret=siret, siren=siren))
+        return siret
 
 
 class DnsMode(StrEnum):
@@ -200,3 +203,11 @@ class Tenant(Strict):
     aliases: tuple[Alias, ...] = ()
     lists: tuple[MailingList, ...] = ()
     calendars: tuple[Calendar, ...] = ()
+
+    @field_validator("schema_", mode="before")
+    @classmethod
+    def _schema_is_a_number(cls, value: object) -> object:
+        # Literal[1] alone would take true (== 1) for a version.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail(t("schema.not_number", supported=SCHEMA_VERSION))
+        return value

@@ -110,6 +110,13 @@ def _scripts(label: str) -> set[str]:
     return scripts
 
 
+def _a_label_length(label: str) -> int:
+    """Length of a label as DNS stores it: the A-label (xn--…) for a non-ASCII label."""
+    if label.isascii():
+        return len(label)
+    return len("xn--") + len(label.encode("punycode"))
+
+
 def to_a_label(value: str) -> str:
     """Validate a domain under IDNA 2008 and return it as lower-case A-labels.
 
@@ -130,6 +137,14 @@ def to_a_label(value: str) -> str:
     a_labels = []
     for label in labels:
         lowered = label.lower()
+        # Our own checks first: they explain in the admin's terms what idna would only name.
+        if lowered.startswith("-") or lowered.endswith("-"):
+            raise fail(t("domain.hyphen", label=label))
+        if lowered[2:4] == "--" and not lowered.startswith("xn--"):
+            raise fail(t("domain.hyphen34", label=label))
+        length = _a_label_length(lowered)
+        if length > 63:
+            raise fail(t("domain.label_too_long", label=label, length=length))
         if lowered.startswith("xn--"):
             try:
                 u_label = idna.decode(lowered)
@@ -142,15 +157,19 @@ def to_a_label(value: str) -> str:
             u_label = lowered
             try:
                 a_label = idna.encode(lowered, uts46=False).decode("ascii")
+            except idna.InvalidCodepoint as exc:
+                code = re.search(r"U\+([0-9A-Fa-f]{4,6})", str(exc))
+                if code is None:
+                    raise fail(t("domain.idna", domain=value, detail=exc)) from exc
+                char = chr(int(code.group(1), 16))
+                raise fail(
+                    t("domain.bad_char", label=label, char=repr(char), code=f"U+{code.group(1)}")
+                ) from exc
             except idna.IDNAError as exc:
                 raise fail(t("domain.idna", domain=value, detail=exc)) from exc
-        if label.startswith("-") or label.endswith("-"):
-            raise fail(t("domain.hyphen", label=label))
         scripts = _scripts(u_label)
         if len(scripts) > 1:
             raise fail(t("domain.mixed_scripts", label=label, scripts=", ".join(sorted(scripts))))
-        if len(a_label) > 63:
-            raise fail(t("domain.label_too_long", label=label, length=len(a_label)))
         a_labels.append(a_label)
     if a_labels[-1].isdigit():
         raise fail(t("domain.numeric_tld", domain=value))
@@ -229,15 +248,21 @@ def parse_size(value: object) -> int:
     return size
 
 
+_BINARY = (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+_DECIMAL = (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3))
+
+
 def format_size(size: int) -> str:
-    """The shortest exact binary form: 5368709120 → ``5 GiB``."""
-    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if size >= factor and size % factor == 0:
+    """A size as an admin wrote it: 5368709120 → ``5 GiB``, 2000000000 → ``2 GB``.
+
+    Only the largest unit that fits is used, so no message says ``1953125 KiB``.
+    """
+    for units in (_BINARY, _DECIMAL):
+        unit, factor = next(((u, f) for u, f in units if size >= f), ("B", 1))
+        if size % factor == 0:
             return f"{size // factor} {unit}"
-    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if size >= factor:
-            return f"{size / factor:.1f} {unit}"
-    return f"{size} B"
+    unit, factor = next(((u, f) for u, f in _BINARY if size >= f), ("B", 1))
+    return f"{size / factor:.1f} {unit}"
 
 
 Size = Annotated[
@@ -277,8 +302,8 @@ _INSEE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 def _insee(value: object) -> str:
     text = str(value) if not isinstance(value, bool) else ""
     if isinstance(value, int) and len(text) == 4:
-        # YAML read 01001 as the number 1001 would be caught here; 4 digits means a lost zero.
-        raise fail(t("insee.invalid", value=value))
+        # YAML read 01001 as the number 1001: 4 digits means a lost leading zero.
+        raise fail(t("insee.lost_zero", value=value))
     if not _INSEE.match(text):
         raise fail(t("insee.invalid", value=value))
     return text

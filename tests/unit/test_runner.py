@@ -65,12 +65,22 @@ def test_stale_runs_are_dead_unfinished_runs_of_this_controller(tmp_path):
     import socket
 
     runs = tmp_path / runner.RUNS_DIR
-    for run_id, pid, finished in [("dead", 2**22 + 7, False), ("alive", os.getpid(), False),
-                                  ("done", 2**22 + 9, True)]:
+    for run_id, pid, finished in [
+        ("dead", 2**22 + 7, False),
+        ("alive", os.getpid(), False),
+        ("done", 2**22 + 9, True),
+    ]:
         (runs / run_id).mkdir(parents=True)
-        (runs / run_id / "run.json").write_text(json.dumps(
-            {"run_id": run_id, "pid": pid, "finished": finished,
-             "controller": socket.gethostname()}))
+        (runs / run_id / "run.json").write_text(
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "pid": pid,
+                    "finished": finished,
+                    "controller": socket.gethostname(),
+                }
+            )
+        )
     assert runner.stale_run_ids(tmp_path) == ["dead"]
 
 
@@ -82,22 +92,75 @@ def test_events_become_changes_and_stats(tmp_path):
     outcome = runner.RunOutcome("r1", tmp_path, check=True)
     collect = runner.EventCollector(outcome, None)
     collect(_event("playbook_on_task_start", task="Configure nftables"))
-    collect(_event("runner_on_ok", host="mail1", task="Configure nftables", role="base",
-                   task_action="ansible.builtin.template",
-                   res={"changed": True, "diff": [{"before": "a\n", "after": "b\n",
-                                                   "before_header": "/etc/nftables.conf",
-                                                   "after_header": "/etc/nftables.conf"}]}))
-    collect(_event("runner_on_ok", host="mail1", task="Sync directory", role="directory",
-                   task_action="fnl_directory",
-                   res={"changed": True, "fnl_changes": [
-                       {"tenant": "ambel", "service": "mail", "action": "+",
-                        "kind": "mailbox", "name": "anne.vial@mairie-ambel.fr"}]}))
-    collect(_event("runner_on_ok", host="mail1", task="Take the lock", task_action="fnl_lock",
-                   res={"changed": True}))
-    collect(_event("runner_on_ok", host="mail2", task="Read marker", task_action="fnl_state",
-                   res={"changed": False, "provisioned": False}))
-    collect(_event("playbook_on_stats", ok={"mail1": 3}, changed={"mail1": 2}, failures={},
-                   dark={}, skipped={}))
+    collect(
+        _event(
+            "runner_on_ok",
+            host="mail1",
+            task="Configure nftables",
+            role="base",
+            task_action="ansible.builtin.template",
+            res={
+                "changed": True,
+                "diff": [
+                    {
+                        "before": "a\n",
+                        "after": "b\n",
+                        "before_header": "/etc/nftables.conf",
+                        "after_header": "/etc/nftables.conf",
+                    }
+                ],
+            },
+        )
+    )
+    collect(
+        _event(
+            "runner_on_ok",
+            host="mail1",
+            task="Sync directory",
+            role="directory",
+            task_action="fnl_directory",
+            res={
+                "changed": True,
+                "fnl_changes": [
+                    {
+                        "tenant": "ambel",
+                        "service": "mail",
+                        "action": "+",
+                        "kind": "mailbox",
+                        "name": "anne.vial@mairie-ambel.fr",
+                    }
+                ],
+            },
+        )
+    )
+    collect(
+        _event(
+            "runner_on_ok",
+            host="mail1",
+            task="Take the lock",
+            task_action="fnl_lock",
+            res={"changed": True},
+        )
+    )
+    collect(
+        _event(
+            "runner_on_ok",
+            host="mail2",
+            task="Read marker",
+            task_action="fnl_state",
+            res={"changed": False, "provisioned": False},
+        )
+    )
+    collect(
+        _event(
+            "playbook_on_stats",
+            ok={"mail1": 3},
+            changed={"mail1": 2},
+            failures={},
+            dark={},
+            skipped={},
+        )
+    )
     assert [(c.action, c.kind) for c in outcome.changes] == [("~", "task"), ("+", "mailbox")]
     assert "-a" in outcome.changes[0].diff and "+b" in outcome.changes[0].diff
     assert outcome.never_provisioned == ["mail2"]
@@ -115,8 +178,18 @@ def test_events_become_changes_and_stats(tmp_path):
 def test_a_held_lock_is_reported_with_its_holder(tmp_path):
     outcome = runner.RunOutcome("r1", tmp_path, check=False)
     collect = runner.EventCollector(outcome, None)
-    holder = {"holder": "alice@laptop (pid 12)", "started_at": "2026-11-28T10:00:00Z",
-              "run_id": "x"}
-    collect(_event("runner_on_failed", host="mail1", task="Take the platform lock",
-                   task_action="fnl_lock", res={"msg": "held", "fnl_lock_holder": holder}))
+    holder = {
+        "holder": "alice@laptop (pid 12)",
+        "started_at": "2026-11-28T10:00:00Z",
+        "run_id": "x",
+    }
+    collect(
+        _event(
+            "runner_on_failed",
+            host="mail1",
+            task="Take the platform lock",
+            task_action="fnl_lock",
+            res={"msg": "held", "fnl_lock_holder": holder},
+        )
+    )
     assert json.loads(outcome.failures[0]["lock_holder"])["holder"] == "alice@laptop (pid 12)"

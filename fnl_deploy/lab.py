@@ -1,0 +1,365 @@
+"""The local lab: real Debian 12 servers as systemd containers in Podman (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from fnl_deploy.errors import LabError
+from fnl_deploy.paths import share_dir
+
+NETWORK = "fnl-lab"
+#: The lab network's own range; servers get .11, .12… in inventory order.
+SUBNET = ipaddress.ip_network("10.89.64.0/24")
+CONTAINER_PREFIX = "fnl-lab-"
+IMAGE_REPO = "localhost/fnl-deploy/debian12"
+LAB_USER = "fnl"
+#: Container ports published on 127.0.0.1 as N*10000 + port for server number N.
+PUBLISHED_PORTS: tuple[tuple[int, str], ...] = (
+    (22, "tcp"),
+    (25, "tcp"),
+    (53, "tcp"),
+    (53, "udp"),
+    (80, "tcp"),
+    (143, "tcp"),
+    (443, "tcp"),
+    (465, "tcp"),
+    (587, "tcp"),
+    (993, "tcp"),
+    (4190, "tcp"),
+    (5222, "tcp"),
+    (5269, "tcp"),
+)
+
+Progress = Callable[[str], None] | None
+
+
+@dataclass(frozen=True)
+class LabServer:
+    """One lab server: its inventory entry and its container."""
+
+    name: str
+    fqdn: str
+    index: int
+    state: str = "absent"
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def container(self) -> str:
+        return CONTAINER_PREFIX + self.name
+
+    @property
+    def address(self) -> str:
+        return str(SUBNET.network_address + 10 + self.index)
+
+    @property
+    def ssh_port(self) -> int:
+        return host_port(self.index, 22)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding of ``lab doctor``."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+def host_port(index: int, port: int) -> int:
+    """The stable 127.0.0.1 port of container port ``port`` on server number ``index``."""
+    if not 1 <= index <= 6:
+        raise LabError(f"lab server number {index} is out of range 1-6")
+    return index * 10000 + port
+
+
+def published_ports(index: int) -> dict[str, int]:
+    return {f"{port}/{proto}": host_port(index, port) for port, proto in PUBLISHED_PORTS}
+
+
+def lab_servers(inventory: Path) -> list[LabServer]:
+    """Servers of the lab inventory, numbered in the order of hosts.yml (or fnl_lab_index)."""
+    path = inventory / "hosts.yml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise LabError(f"cannot read {path}: {exc.strerror}") from exc
+    group = (data.get("all", {}).get("children", {}) or {}).get("fnl_servers") or {}
+    servers = []
+    for position, (name, host_vars) in enumerate((group.get("hosts") or {}).items(), start=1):
+        host_vars = host_vars or {}
+        index = int(host_vars.get("fnl_lab_index", position))
+        fqdn = host_vars.get("fnl_fqdn")
+        if not fqdn:
+            raise LabError(f"{path}: server {name} has no fnl_fqdn")
+        if int(host_vars.get("ansible_port", host_port(index, 22))) != host_port(index, 22):
+            raise LabError(
+                f"{path}: {name}: ansible_port must be {host_port(index, 22)} "
+                f"(server {index} publishes SSH there)"
+            )
+        servers.append(LabServer(name, fqdn, index, ports=published_ports(index)))
+    if not servers:
+        raise LabError(f"{path}: no server in group fnl_servers")
+    return servers
+
+
+# --- podman --------------------------------------------------------------------------------
+
+
+def _podman(*args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
+    if shutil.which("podman") is None:
+        raise LabError("podman is not installed", "run: sudo lab/setup-host.sh")
+    result = subprocess.run(["podman", *args], capture_output=capture, text=True, check=False)
+    if check and result.returncode != 0:
+        raise LabError(f"podman {args[0]} failed: {(result.stderr or '').strip()[-800:]}")
+    return result
+
+
+def image_tag() -> str:
+    """Tag derived from the recipe: a changed recipe means a new image, built once."""
+    recipe = share_dir("lab") / "image"
+    digest = hashlib.sha256()
+    for path in sorted(recipe.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{IMAGE_REPO}:{digest.hexdigest()[:12]}"
+
+
+def ensure_image(progress: Progress = None) -> str:
+    tag = image_tag()
+    if _podman("image", "exists", tag, check=False).returncode == 0:
+        return tag
+    if shutil.which("debootstrap") is None:
+        raise LabError("debootstrap is not installed", "run: sudo lab/setup-host.sh")
+    if progress:
+        progress(f"building the base image {tag} (debootstrap, about 2 minutes)")
+    script = share_dir("lab") / "image" / "build.sh"
+    result = subprocess.run(["bash", str(script), tag], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LabError(f"building the lab image failed:\n{result.stderr.strip()[-2000:]}")
+    _podman("tag", tag, f"{IMAGE_REPO}:latest")
+    return tag
+
+
+def _container_state(name: str) -> str:
+    result = _podman("inspect", "--format", "{{.State.Status}}", name, check=False)
+    return result.stdout.strip() if result.returncode == 0 else "absent"
+
+
+def _ensure_network() -> None:
+    if _podman("network", "exists", NETWORK, check=False).returncode != 0:
+        _podman("network", "create", "--subnet", str(SUBNET), NETWORK)
+
+
+def _key(inventory: Path) -> Path:
+    """The lab's SSH key, generated once per deployment directory (never in git)."""
+    key = inventory / ".fnl" / "lab" / "id_ed25519"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(key.parent, 0o700)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fnl-deploy-lab", "-f", str(key)],
+            check=True,
+        )
+    return key
+
+
+def _run_container(server: LabServer, image: str, others: list[LabServer]) -> None:
+    args = [
+        "run", "-d", "--name", server.container,
+        "--hostname", server.fqdn,
+        "--systemd=always",
+        "--network", NETWORK, "--ip", server.address,
+        "--network-alias", server.fqdn,
+        # nftables (role base) needs NET_ADMIN; nothing else beyond Podman's defaults.
+        "--cap-add", "NET_ADMIN",
+        "--label", "fnl-deploy.lab=1",
+    ]  # fmt: skip
+    for other in others:
+        if other.name != server.name:
+            args += ["--add-host", f"{other.fqdn}:{other.address}"]
+    for port, proto in PUBLISHED_PORTS:
+        args += ["-p", f"127.0.0.1:{host_port(server.index, port)}:{port}/{proto}"]
+    _podman(*args, image)
+
+
+def _provision_access(server: LabServer, public_key: str) -> None:
+    """The runner's account: SSH key and sudo, like a production server's admin account."""
+    script = f"""set -e
+id {LAB_USER} >/dev/null 2>&1 || useradd -m -s /bin/bash {LAB_USER}
+install -d -m 700 -o {LAB_USER} -g {LAB_USER} /home/{LAB_USER}/.ssh
+printf '%s\\n' '{public_key}' > /home/{LAB_USER}/.ssh/authorized_keys
+chown {LAB_USER}:{LAB_USER} /home/{LAB_USER}/.ssh/authorized_keys
+chmod 600 /home/{LAB_USER}/.ssh/authorized_keys
+echo '{LAB_USER} ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/{LAB_USER}
+chmod 440 /etc/sudoers.d/{LAB_USER}
+"""
+    _podman("exec", server.container, "bash", "-c", script)
+
+
+def _wait_ready(server: LabServer, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        state = _podman(
+            "exec", server.container, "systemctl", "is-system-running", check=False
+        ).stdout.strip()
+        last = state
+        if state in ("running", "degraded") and _ssh_banner(server.ssh_port):
+            return
+        time.sleep(1)
+    raise LabError(f"{server.name} did not become ready (systemd: {last or 'unknown'})")
+
+
+def _ssh_banner(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            return sock.recv(16).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def up(inventory: Path, servers: int | None = None, progress: Progress = None) -> list[LabServer]:
+    """Start the lab's servers (idempotent: running containers are kept)."""
+    wanted = lab_servers(inventory)
+    if servers is not None:
+        if not 1 <= servers <= len(wanted):
+            raise LabError(
+                f"--servers {servers}: the lab inventory has {len(wanted)} server(s)",
+                f"add servers to {inventory / 'hosts.yml'} first",
+            )
+        wanted = wanted[:servers]
+    image = ensure_image(progress)
+    _ensure_network()
+    public_key = (_key(inventory).with_suffix(".pub")).read_text().strip()
+    for server in wanted:
+        state = _container_state(server.container)
+        if state == "absent":
+            if progress:
+                progress(f"starting {server.name} ({server.fqdn})")
+            _run_container(server, image, wanted)
+        elif state != "running":
+            _podman("start", server.container)
+    for server in wanted:
+        _wait_ready(server)
+        _provision_access(server, public_key)
+    return status(inventory)
+
+
+def down(inventory: Path) -> None:
+    """Remove the lab's containers and network; the image stays for the next ``up``."""
+    for server in lab_servers(inventory):
+        if _container_state(server.container) != "absent":
+            _podman("rm", "-f", "-t", "5", server.container)
+    if _podman("network", "exists", NETWORK, check=False).returncode == 0:
+        _podman("network", "rm", NETWORK, check=False)
+
+
+def status(inventory: Path) -> list[LabServer]:
+    return [
+        LabServer(s.name, s.fqdn, s.index, _container_state(s.container), s.ports)
+        for s in lab_servers(inventory)
+    ]
+
+
+# --- doctor --------------------------------------------------------------------------------
+
+SETUP = "sudo lab/setup-host.sh"
+
+
+def _hard_nofile() -> int:
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+def doctor() -> list[Check]:
+    """What the lab needs from this machine, and the command that fixes each gap."""
+    checks: list[Check] = []
+    podman = shutil.which("podman")
+    if podman:
+        version = subprocess.run(["podman", "--version"], capture_output=True, text=True)
+        checks.append(Check("podman", True, version.stdout.strip()))
+    else:
+        checks.append(Check("podman", False, "podman is not installed", SETUP))
+    checks.append(
+        Check(
+            "runc",
+            bool(shutil.which("runc")),
+            shutil.which("runc") or "runc is not installed",
+            None if shutil.which("runc") else SETUP,
+        )
+    )
+    checks.append(
+        Check(
+            "debootstrap",
+            bool(shutil.which("debootstrap")),
+            shutil.which("debootstrap") or "debootstrap is not installed (builds the image)",
+            None if shutil.which("debootstrap") else SETUP,
+        )
+    )
+    checks.append(
+        Check(
+            "ssh-keygen",
+            bool(shutil.which("ssh-keygen")),
+            shutil.which("ssh-keygen") or "openssh-client is not installed",
+            None if shutil.which("ssh-keygen") else SETUP,
+        )
+    )
+    if podman:
+        info = subprocess.run(
+            ["podman", "info", "--format", "json"], capture_output=True, text=True
+        )
+        try:
+            host = json.loads(info.stdout)["host"]
+            runtime = host["ociRuntime"]["name"]
+            cgroups = host.get("cgroupVersion", "?")
+        except (ValueError, KeyError):
+            runtime, cgroups = "unknown", "?"
+        checks.append(
+            Check(
+                "runtime",
+                runtime == "runc",
+                f"OCI runtime: {runtime} (cgroups {cgroups})",
+                None
+                if runtime == "runc"
+                else f'crun fails on this kind of host; set runtime = "runc" in '
+                f"/etc/containers/containers.conf: {SETUP}",
+            )
+        )
+    conf = Path("/etc/containers/containers.conf")
+    text = conf.read_text() if conf.exists() else ""
+    limits = [line for line in text.splitlines() if line.strip().startswith("default_ulimits")]
+    hard = _hard_nofile()
+    ok = bool(limits)
+    detail = limits[0].strip() if limits else "no default_ulimits in containers.conf"
+    if limits:
+        try:
+            nofile = int(limits[0].split("nofile=")[1].split(":")[1].split('"')[0])
+            ok = hard == -1 or nofile <= hard
+            detail += f" (host hard nofile limit: {hard})"
+        except (IndexError, ValueError):
+            ok = False
+    checks.append(
+        Check(
+            "ulimits",
+            ok,
+            detail,
+            None
+            if ok
+            else "runc needs nofile/nproc ulimits below the host's hard limits: " + SETUP,
+        )
+    )
+    return checks
