@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from fnl_deploy import __version__, dns
+from fnl_deploy import __version__, dns, lab
 from fnl_deploy.commands import (
     dns_show,
     list_tenants,
@@ -188,6 +188,94 @@ def dns_show_cmd(tenant: str, fmt: str, inventory: Path) -> tuple[Result, Callab
             say(table(["domain", "name", "type", "value", "purpose"], dns.records_table(records)))
 
     return result, render
+
+
+@main.group("lab")
+def lab_group() -> None:
+    """The local lab: real Debian 12 servers in Podman (docs/lab.md)."""
+
+
+def _lab_rows(servers: list[lab.LabServer]) -> str:
+    rows = [
+        (
+            s.name,
+            s.fqdn,
+            s.container,
+            s.state,
+            f"127.0.0.1:{s.ssh_port}",
+            " ".join(f"{p}→{h}" for p, h in s.ports.items() if not p.startswith("22/")),
+        )
+        for s in servers
+    ]
+    return table(["server", "fqdn", "container", "state", "ssh", "ports"], rows)
+
+
+def _lab_data(servers: list[lab.LabServer]) -> dict[str, Any]:
+    return {
+        "servers": [
+            {
+                "name": s.name,
+                "fqdn": s.fqdn,
+                "container": s.container,
+                "state": s.state,
+                "address": s.address,
+                "ssh_port": s.ssh_port,
+                "ports": s.ports,
+            }
+            for s in servers
+        ]
+    }
+
+
+@lab_group.command("doctor")
+@command("lab doctor")
+def lab_doctor_cmd() -> tuple[Result, Callable[[], None]]:
+    """Check that this machine can run the lab, and say how to fix what is missing."""
+    checks = lab.doctor()
+    failed = [c for c in checks if not c.ok]
+    result = Result(
+        "lab doctor",
+        data={"checks": [c.__dict__ for c in checks]},
+        exit_code=1 if failed else 0,
+    )
+
+    def render() -> None:
+        for c in checks:
+            say(f"{'ok ' if c.ok else 'FAIL'} {c.name}: {c.detail}")
+            if c.fix:
+                say(f"     fix: {c.fix}")
+
+    return result, render
+
+
+@lab_group.command("up")
+@click.option("--servers", type=int, help="Start only the first N servers of the lab.")
+@inventory_option
+@command("lab up")
+def lab_up_cmd(servers: int | None, inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Build the base image if needed and start the lab's servers (idempotent)."""
+    console = stderr()
+    started = lab.up(inventory, servers, lambda m: console.print(m, markup=False))
+    result = Result("lab up", data=_lab_data(started))
+    return result, lambda: say(_lab_rows(started))
+
+
+@lab_group.command("down")
+@inventory_option
+@command("lab down")
+def lab_down_cmd(inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Remove the lab's containers (the image is kept)."""
+    lab.down(inventory)
+    return Result("lab down", data={}), lambda: None
+
+
+@lab_group.command("status")
+@inventory_option
+@command("lab status")
+def lab_status_cmd(inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Show the lab's servers, their state and published ports."""
+    servers = lab.status(inventory)
+    return Result("lab status", data=_lab_data(servers)), lambda: say(_lab_rows(servers))
 
 
 def _run_options(body: Callable[..., Any]) -> Callable[..., Any]:

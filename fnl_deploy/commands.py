@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fnl_deploy import dns, runner
+from fnl_deploy import dns, errors, runner
 from fnl_deploy.deployment import Deployment, TenantEntry, load_deployment
 from fnl_deploy.model.tenant import Tenant
 from fnl_deploy.model.types import to_u_label
@@ -90,10 +90,15 @@ def run_playbook(
     outcome = None
     try:
         outcome = runner.execute(run, progress)
+    except errors.LockHeld:
+        outcome = runner.RunOutcome(run_id, run_dir, request.check, status="refused")
+        raise
     finally:
         if outcome is None:
-            # Interrupted (Ctrl-C) or refused: mark the record so the lock can be cleared.
+            # Interrupted (Ctrl-C): mark the record so that its lock can be cleared.
             outcome = runner.RunOutcome(run_id, run_dir, request.check, status="interrupted")
+        if not request.check and outcome.status not in ("successful", "refused"):
+            runner.release_lock(run)
         runner.finish_run_record(run, outcome)
     data = outcome.as_dict()
     data["summary"] = summarize(outcome.changes)

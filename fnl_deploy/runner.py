@@ -149,9 +149,11 @@ def stale_run_ids(root: Path) -> list[str]:
             data = json.loads(record.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if data.get("finished") or data.get("controller") != host:
+        if data.get("controller") != host:
             continue
-        if not _pid_alive(int(data.get("pid", 0))):
+        # A finished run holds no lock legitimately; an unfinished one whose process is gone
+        # was killed. Either way its lock, if any is left, may be cleared.
+        if data.get("finished") or not _pid_alive(int(data.get("pid", 0))):
             stale.append(str(data["run_id"]))
     return stale
 
@@ -258,11 +260,14 @@ def render_diff(diff: Any) -> str:
         if isinstance(before, dict) or isinstance(after, dict):
             before = json.dumps(before, indent=1, sort_keys=True)
             after = json.dumps(after, indent=1, sort_keys=True)
+        # Ansible names the "after" side after a temporary copy of the template: the
+        # file being changed is the "before" header.
+        header = str(part.get("before_header") or part.get("after_header") or "")
         lines = difflib.unified_diff(
             str(before).splitlines(),
             str(after).splitlines(),
-            fromfile=str(part.get("before_header", "before")),
-            tofile=str(part.get("after_header", "after")),
+            fromfile=header or "before",
+            tofile=header or "after",
             lineterm="",
         )
         out.append("\n".join(lines))
@@ -347,6 +352,23 @@ class EventCollector:
                 diff=render_diff(res.get("diff")) if res.get("diff") else "",
             )
         )
+
+
+def release_lock(run: AnsibleRun) -> None:
+    """Remove this run's lock after a failure (best effort: the next apply clears it too)."""
+    import ansible_runner
+
+    unlock_dir = run.run_dir / "unlock"
+    unlock_dir.mkdir(exist_ok=True)
+    ansible_runner.run(
+        private_data_dir=str(unlock_dir),
+        playbook=str(run.playbook.parent / "unlock.yml"),
+        inventory=str(run.inventory),
+        envvars=run.envvars,
+        cmdline=shlex.join(["-e", f"@{run.run_dir / 'extravars.json'}"]),
+        quiet=True,
+        suppress_env_files=True,
+    )
 
 
 def execute(

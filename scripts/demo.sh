@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The main job: set up this machine, bring up the local lab (real Debian 12 servers in
+# Podman), provision the example communes on it, and show that a second apply changes
+# nothing. Run as root on Debian 12; re-running is safe.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+LAB=inventories/lab
+
+step() { printf '\n=== %s\n' "$1"; }
+
+step "Validate the example deployment"
+fnl-deploy validate -i "$LAB"
+fnl-deploy list -i "$LAB"
+
+step "DNS records for Saint-Étienne-de-Crossey (what the registrar needs)"
+fnl-deploy dns show saint-etienne-de-crossey -i "$LAB"
+
+step "Check this machine can run the lab"
+fnl-deploy lab doctor
+
+step "Bring up the lab"
+fnl-deploy lab up -i "$LAB"
+fnl-deploy lab status -i "$LAB"
+
+step "Plan, then apply the example communes"
+fnl-deploy plan -i "$LAB" || [ $? -eq 2 ]   # exit 2 means: changes to make
+fnl-deploy apply -i "$LAB"
+
+step "Apply again: nothing left to change"
+fnl-deploy apply -i "$LAB"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The full test suite, exactly as CI runs it (.ci/run): set-up, linters, the molecule
+# scenario of every role, the lab, then one pytest run over unit, CLI, golden and lab tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+export FNL_DEPLOY_LANG=en
+mkdir -p artifacts
+
+step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "ruff"
+ruff check fnl_deploy tests bench
+ruff format --check fnl_deploy tests bench
+
+step "ansible-lint (production profile)"
+ansible-lint --offline roles playbooks
+
+step "molecule: one scenario per role"
+for scenario in roles/*/molecule/default; do
+  role_dir=${scenario%/molecule/default}
+  step "molecule test ${role_dir}"
+  (cd "$role_dir" && molecule test)
+done
+
+step "lab up"
+fnl-deploy lab up -i inventories/lab
+
+step "pytest"
+pytest -p no:cacheprovider tests
