@@ -228,10 +228,11 @@ def _lab_data(servers: list[lab.LabServer]) -> dict[str, Any]:
 
 
 @lab_group.command("doctor")
+@inventory_option
 @command("lab doctor")
-def lab_doctor_cmd() -> tuple[Result, Callable[[], None]]:
+def lab_doctor_cmd(inventory: Path) -> tuple[Result, Callable[[], None]]:
     """Check that this machine can run the lab, and say how to fix what is missing."""
-    checks = lab.doctor()
+    checks = lab.doctor(inventory)
     failed = [c for c in checks if not c.ok]
     result = Result(
         "lab doctor",
@@ -246,6 +247,15 @@ def lab_doctor_cmd() -> tuple[Result, Callable[[], None]]:
                 say(f"     fix: {c.fix}")
 
     return result, render
+
+
+@lab_group.command("image")
+@command("lab image")
+def lab_image_cmd() -> tuple[Result, Callable[[], None]]:
+    """Build the lab's base image if its recipe changed (molecule scenarios use it too)."""
+    console = stderr()
+    tag = lab.ensure_image(lambda m: console.print(m, markup=False))
+    return Result("lab image", data={"image": tag}), lambda: say(tag)
 
 
 @lab_group.command("up")

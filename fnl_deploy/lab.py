@@ -140,6 +140,8 @@ def image_tag() -> str:
 def ensure_image(progress: Progress = None) -> str:
     tag = image_tag()
     if _podman("image", "exists", tag, check=False).returncode == 0:
+        # molecule scenarios name the image :latest; keep it on the current recipe.
+        _podman("tag", tag, f"{IMAGE_REPO}:latest")
         return tag
     if shutil.which("debootstrap") is None:
         raise LabError("debootstrap is not installed", "run: sudo lab/setup-host.sh")
@@ -285,9 +287,19 @@ def _hard_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 
 
-def doctor() -> list[Check]:
+def doctor(inventory: Path | None = None) -> list[Check]:
     """What the lab needs from this machine, and the command that fixes each gap."""
     checks: list[Check] = []
+    if inventory is not None and (inventory / "hosts.yml").exists():
+        try:
+            servers = lab_servers(inventory)
+            checks.append(
+                Check(
+                    "inventory", True, f"{len(servers)} lab server(s) in {inventory / 'hosts.yml'}"
+                )
+            )
+        except LabError as exc:
+            checks.append(Check("inventory", False, exc.message, exc.hint))
     podman = shutil.which("podman")
     if podman:
         version = subprocess.run(["podman", "--version"], capture_output=True, text=True)

@@ -17,6 +17,10 @@ ruff format --check fnl_deploy tests bench
 step "ansible-lint (production profile)"
 ansible-lint --offline roles playbooks
 
+step "lab: host check and base image (molecule and the lab tests use it)"
+fnl-deploy lab doctor -i inventories/lab
+fnl-deploy lab image
+
 step "molecule: one scenario per role"
 for scenario in roles/*/molecule/default; do
   role_dir=${scenario%/molecule/default}
@@ -24,8 +28,5 @@ for scenario in roles/*/molecule/default; do
   (cd "$role_dir" && molecule test)
 done
 
-step "lab up"
-fnl-deploy lab up -i inventories/lab
-
-step "pytest"
+step "pytest: unit, CLI, golden, then the lab (tests/e2e brings up a fresh lab once)"
 pytest -p no:cacheprovider tests

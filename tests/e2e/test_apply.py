@@ -1,0 +1,126 @@
+"""plan and apply against the lab: first install, idempotence, plan == apply, the lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.e2e.conftest import FNL, fnl, server_exec
+
+pytestmark = pytest.mark.lab
+
+LOCK = "/var/lib/fnl-deploy/apply.lock"
+
+
+def test_plan_on_new_servers_says_first_install(lab_platform):
+    plan = lab_platform.first_plan
+    assert plan.rc == 2, plan.stdout + plan.stderr  # changes pending, nothing failed
+    assert "mail1: never provisioned by fnl-deploy" in plan.stdout
+    assert "mail2: never provisioned by fnl-deploy" in plan.stdout
+    assert "Install nftables" in plan.stdout
+
+
+def test_apply_converges_and_second_apply_changes_nothing(lab_platform):
+    assert "Applied:" in lab_platform.first_apply.stdout
+    again = fnl("apply", "--json")
+    envelope = json.loads(again.stdout)
+    assert again.rc == 0 and envelope["status"] == "ok"
+    assert envelope["data"]["changes"] == []
+    assert all(s["changed"] == 0 for s in envelope["data"]["stats"].values())
+    plan = fnl("plan")
+    assert plan.rc == 0 and "Plan: 0 to add, 0 to change, 0 to disable." in plan.stdout
+
+
+def test_firewall_is_up_on_the_servers(lab_platform):
+    ruleset = server_exec("mail1", "nft", "list", "table", "inet", "fnl_filter").stdout
+    assert "policy drop" in ruleset and "tcp dport 25 accept" in ruleset
+
+
+def _changes(envelope: dict) -> list[tuple[str, str, str]]:
+    return sorted((c["server"], c["service"], c["name"]) for c in envelope["data"]["changes"])
+
+
+def test_plan_after_an_edit_shows_exactly_what_apply_does(lab_copy):
+    tenant = lab_copy / "tenants" / "ambel.yml"
+    text = tenant.read_text(encoding="utf-8")
+    person = "people:\n  - id: adjoint\n    name: Noël Bérard\n    mailbox: noel.berard\n"
+    tenant.write_text(text.replace("people:\n", person, 1), encoding="utf-8")
+    plan = fnl("plan", "--json", inventory=lab_copy)
+    assert plan.rc == 2, plan.stdout
+    planned = json.loads(plan.stdout)
+    assert _changes(planned) == [("mail1", "site", "Record the desired state on the server")]
+    assert "noel.berard@mairie-ambel.fr" in planned["data"]["changes"][0]["diff"]
+    apply = fnl("apply", "--json", inventory=lab_copy)
+    assert apply.rc == 0, apply.stdout
+    applied = json.loads(apply.stdout)
+    assert _changes(applied) == _changes(planned)
+    assert applied["data"]["changes"][0]["diff"] == planned["data"]["changes"][0]["diff"]
+    assert fnl("plan", inventory=lab_copy).rc == 0
+    # Put the lab back as the example files describe it.
+    tenant.write_text(text, encoding="utf-8")
+    assert fnl("apply", inventory=lab_copy).rc == 0
+
+
+def test_invalid_input_changes_nothing(lab_copy):
+    tenant = lab_copy / "tenants" / "ambel.yml"
+    tenant.write_text(
+        tenant.read_text(encoding="utf-8").replace("anne.vial", "anne;vial"), encoding="utf-8"
+    )
+    before = server_exec("mail1", "cat", "/var/lib/fnl-deploy/desired.json").stdout
+    result = fnl("apply", inventory=lab_copy)
+    assert result.rc == 2
+    assert "tenants/ambel.yml:" in result.stderr and "anne;vial" in result.stderr
+    assert server_exec("mail1", "cat", "/var/lib/fnl-deploy/desired.json").stdout == before
+
+
+def _start_apply() -> subprocess.Popen:
+    env = {**os.environ, "FNL_DEPLOY_LANG": "en", "NO_COLOR": "1"}
+    return subprocess.Popen(
+        [*FNL, "apply", "-i", "inventories/lab"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def _wait_for_lock(timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = server_exec("mail1", "cat", LOCK)
+        if result.returncode == 0 and result.stdout.strip():
+            return json.loads(result.stdout)
+        time.sleep(0.2)
+    raise AssertionError("the first apply never took the lock")
+
+
+def test_a_second_apply_is_refused_while_one_runs(lab_platform):
+    first = _start_apply()
+    try:
+        holder = _wait_for_lock()
+        second = fnl("apply")
+        assert second.rc == 3, second.stdout + second.stderr
+        assert "another apply holds the platform lock" in second.stderr
+        assert f"pid {first.pid}" in second.stderr
+        assert holder["started_at"] in second.stderr
+    finally:
+        out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, out + err
+    assert server_exec("mail1", "test", "-e", LOCK).returncode != 0  # released
+
+
+def test_an_apply_killed_midway_is_rerun_and_converges(lab_platform):
+    victim = _start_apply()
+    _wait_for_lock()
+    os.killpg(victim.pid, signal.SIGKILL)  # the controller dies: no cleanup runs
+    victim.wait(timeout=30)
+    assert server_exec("mail1", "test", "-e", LOCK).returncode == 0  # the lock outlived it
+    rerun = fnl("apply")
+    assert rerun.rc == 0, rerun.stdout + rerun.stderr
+    assert fnl("plan").rc == 0
