@@ -14,6 +14,7 @@ import click
 
 from fnl_deploy import __version__, dns, lab
 from fnl_deploy.commands import (
+    compile_to,
     dns_show,
     list_tenants,
     run_playbook,
@@ -153,6 +154,21 @@ def schema_cmd() -> tuple[Result, Callable[[], None]]:
     schema = schema_json()
     result = Result("schema", data=schema)
     return result, lambda: sys.stdout.write(json.dumps(schema, ensure_ascii=False, indent=2) + "\n")
+
+
+@main.command("compile")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Directory for <server>.json files.",
+)
+@inventory_option
+@command("compile")
+def compile_cmd(out: Path, inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Write each server's desired state, for running playbooks/site.yml without the CLI."""
+    result = compile_to(inventory, out)
+    return result, lambda: say("\n".join(result.data["files"]))
 
 
 @main.group("dns")

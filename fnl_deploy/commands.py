@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,24 @@ def summarize(changes: list[runner.Change]) -> dict[str, int]:
         "change": sum(1 for c in changes if c.action == "~"),
         "disable": sum(1 for c in changes if c.action == "-"),
     }
+
+
+def compile_to(root: Path, out: Path) -> Result:
+    """Write each server's desired state to ``out/<server>.json`` for plain ansible-playbook.
+
+    This is what lets an operator run the roles without the wrapper (AWX, a CI job):
+    ``ansible-playbook -i hosts.yml playbooks/site.yml -e fnl_desired_dir=OUT``.
+    """
+    from fnl_deploy.compile import compile_deployment
+
+    deployment = load_deployment(root)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for server, state in compile_deployment(deployment).items():
+        path = out / f"{server}.json"
+        text = json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True)
+        # Rewrite only on change, so the file's checksum (and a copy to the server) is stable.
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+        written.append(str(path))
+    return Result("compile", data={"files": written}, warnings=list(deployment.warnings))

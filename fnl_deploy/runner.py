@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from fnl_deploy import __version__
-from fnl_deploy.compile import compile_deployment
 from fnl_deploy.deployment import Deployment
 from fnl_deploy.errors import LockHeld, RunError
 from fnl_deploy.paths import share_dir
@@ -213,12 +212,9 @@ def build_run(
 
 def prepare_run_dir(deployment: Deployment, run: AnsibleRun, command: str) -> None:
     """Write the desired state of every server and the run record under .fnl/runs/."""
-    desired_dir = run.run_dir / "desired"
-    desired_dir.mkdir(parents=True, exist_ok=True)
-    for server, state in compile_deployment(deployment).items():
-        (desired_dir / f"{server}.json").write_text(
-            json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8"
-        )
+    from fnl_deploy.commands import compile_to  # late: commands imports runner
+
+    compile_to(deployment.root, run.run_dir / "desired")
     (run.run_dir / "extravars.json").write_text(json.dumps(run.extravars, indent=1))
     record = {
         "run_id": run.run_id,

@@ -15,7 +15,7 @@ ruff check fnl_deploy tests bench
 ruff format --check fnl_deploy tests bench
 
 step "ansible-lint (production profile)"
-ansible-lint --offline roles playbooks
+ansible-lint --offline roles playbooks molecule
 
 step "lab: host check and base image (molecule and the lab tests use it)"
 fnl-deploy lab doctor -i inventories/lab
@@ -27,6 +27,8 @@ for scenario in roles/*/molecule/default; do
   step "molecule test ${role_dir}"
   (cd "$role_dir" && molecule test)
 done
+step "molecule test -s site (the whole playbook, two communes)"
+molecule test -s site
 
 step "pytest: unit, CLI, golden, then the lab (tests/e2e brings up a fresh lab once)"
 pytest -p no:cacheprovider tests

@@ -96,11 +96,15 @@ def main():
     for _attempt in range(2):
         try:
             _create(path, record)
-            module.exit_json(changed=False, acquired=True, cleared_stale=cleared)
+            module.exit_json(
+                changed=False, acquired=True, cleared_stale=cleared, run_id=params["run_id"]
+            )
         except FileExistsError:
             current = _read(path) or {}
             if current.get("run_id") == params["run_id"]:
-                module.exit_json(changed=False, acquired=True, cleared_stale=None)
+                module.exit_json(
+                    changed=False, acquired=True, cleared_stale=None, run_id=params["run_id"]
+                )
             age = int(time.time()) - int(current.get("started_epoch", 0))
             if current.get("run_id") in params["stale_run_ids"] or age > params["max_age"]:
                 cleared = current
