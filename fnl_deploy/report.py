@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from rich.console import Console
 
 from fnl_deploy.errors import FnlDeployError, InvalidDeployment, Problem
 from fnl_deploy.i18n import t
+from fnl_deploy.model.types import to_u_label
 
 #: Version of the --json envelope; bump when a field changes meaning.
 RESULT_VERSION = 1
@@ -106,6 +108,14 @@ def table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 # --- plan and apply ------------------------------------------------------------------------
 
 
+_IDN = re.compile(r"(?<![\w-])((?:[a-z0-9-]+\.)*xn--[a-z0-9-]+(?:\.[a-z0-9-]+)*)")
+
+
+def readable(text: str) -> str:
+    """Show internationalised domains as people write them: xn--chevis-9ua.fr → échevis.fr."""
+    return _IDN.sub(lambda m: to_u_label(m.group(1)), text)
+
+
 def render_changes(data: dict[str, Any], planned: bool) -> str:
     """Changes grouped by tenant and service, then per-server configuration, then a summary."""
     lines: list[str] = []
@@ -124,8 +134,8 @@ def render_changes(data: dict[str, Any], planned: bool) -> str:
         for service in sorted({c["service"] for c in items}):
             lines.append(f"  {service}")
             for c in (c for c in items if c["service"] == service):
-                detail = f"  ({c['detail']})" if c["detail"] else ""
-                lines.append(f"    {c['action']} {c['kind']} {c['name']}{detail}")
+                detail = f"  ({readable(c['detail'])})" if c["detail"] else ""
+                lines.append(f"    {c['action']} {c['kind']} {readable(c['name'])}{detail}")
     for server, items in sorted(by_server.items()):
         lines.append(f"{t('plan.server')} {server}")
         for service in sorted({c["service"] for c in items}):

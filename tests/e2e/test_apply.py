@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import FNL, fnl, server_exec
+from tests.e2e.conftest import FNL, LAB, fnl, server_exec
 
 pytestmark = pytest.mark.lab
 
@@ -41,8 +41,22 @@ def test_firewall_is_up_on_the_servers(lab_platform):
     assert "policy drop" in ruleset and "tcp dport 25 accept" in ruleset
 
 
-def _changes(envelope: dict) -> list[tuple[str, str, str]]:
-    return sorted((c["server"], c["service"], c["name"]) for c in envelope["data"]["changes"])
+def _changes(envelope: dict) -> list[tuple]:
+    return sorted(
+        (c["server"], c["service"], c["action"], c["kind"], c["name"], c["tenant"] or "")
+        for c in envelope["data"]["changes"]
+    )
+
+
+def _directory(sql: str) -> list[str]:
+    result = server_exec(
+        "mail1", "runuser", "-u", "postgres", "--", "psql", "-At", "-d", "fnl_directory", "-c", sql
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+NOEL = "noel.berard@mairie-ambel.fr"
 
 
 def test_plan_after_an_edit_shows_exactly_what_apply_does(lab_copy):
@@ -53,16 +67,67 @@ def test_plan_after_an_edit_shows_exactly_what_apply_does(lab_copy):
     plan = fnl("plan", "--json", inventory=lab_copy)
     assert plan.rc == 2, plan.stdout
     planned = json.loads(plan.stdout)
-    assert _changes(planned) == [("mail1", "site", "Record the desired state on the server")]
-    assert "noel.berard@mairie-ambel.fr" in planned["data"]["changes"][0]["diff"]
+    assert _changes(planned) == [
+        ("mail1", "mail", "+", "mailbox", NOEL, "ambel"),
+        ("mail1", "site", "~", "task", "Record the desired state the server was converged to", ""),
+    ]
+    human = fnl("plan", inventory=lab_copy)
+    assert (
+        "Tenant ambel\n  mail\n    + mailbox noel.berard@mairie-ambel.fr  (2 GiB)" in human.stdout
+    )
+    assert "Plan: 1 to add, 1 to change, 0 to disable." in human.stdout
     apply = fnl("apply", "--json", inventory=lab_copy)
     assert apply.rc == 0, apply.stdout
-    applied = json.loads(apply.stdout)
-    assert _changes(applied) == _changes(planned)
-    assert applied["data"]["changes"][0]["diff"] == planned["data"]["changes"][0]["diff"]
+    assert _changes(json.loads(apply.stdout)) == _changes(planned)
     assert fnl("plan", inventory=lab_copy).rc == 0
+    first_maildir = _directory(f"SELECT maildir FROM fnl.mailbox WHERE address = '{NOEL}'")
+
+    # Removing the person disables the account; nothing is deleted.
+    tenant.write_text(text, encoding="utf-8")
+    removal = fnl("plan", inventory=lab_copy)
+    assert "- mailbox noel.berard@mairie-ambel.fr  (disabled, login refused, mail kept)" in (
+        removal.stdout
+    )
+    assert fnl("apply", inventory=lab_copy).rc == 0
+    assert _directory(f"SELECT state FROM fnl.mailbox WHERE address = '{NOEL}'") == ["disabled"]
+
+    # Given again to someone, the address starts with a new, empty mail directory.
+    tenant.write_text(text.replace("people:\n", person, 1), encoding="utf-8")
+    assert fnl("apply", inventory=lab_copy).rc == 0
+    rows = _directory(
+        f"SELECT state || ':' || maildir FROM fnl.mailbox WHERE address = '{NOEL}'"
+        " ORDER BY created_at"
+    )
+    assert rows[0] == f"disabled:{first_maildir[0]}"
+    assert rows[1].startswith("active:") and rows[1] != f"active:{first_maildir[0]}"
+
     # Put the lab back as the example files describe it.
     tenant.write_text(text, encoding="utf-8")
+    assert fnl("apply", inventory=lab_copy).rc == 0
+    assert fnl("plan", inventory=lab_copy).rc == 0
+
+
+def test_apply_for_one_tenant_leaves_the_others_pending(lab_copy):
+    for name in ("ambel", "saint-etienne-de-crossey"):
+        path = lab_copy / "tenants" / f"{name}.yml"
+        path.write_text(
+            path.read_text(encoding="utf-8").replace("- id: ", "- quota: 1 GiB\n    id: ", 1),
+            encoding="utf-8",
+        )
+    applied = fnl("apply", "--tenant", "ambel", "--json", inventory=lab_copy)
+    assert applied.rc == 0, applied.stdout
+    assert {c["tenant"] for c in json.loads(applied.stdout)["data"]["changes"] if c["tenant"]} == {
+        "ambel"
+    }
+    pending = json.loads(fnl("plan", "--json", inventory=lab_copy).stdout)
+    assert {c["tenant"] for c in pending["data"]["changes"] if c["tenant"]} == {
+        "saint-etienne-de-crossey"
+    }
+    # Back to the example files.
+    for name in ("ambel", "saint-etienne-de-crossey"):
+        (lab_copy / "tenants" / f"{name}.yml").write_text(
+            (LAB / "tenants" / f"{name}.yml").read_text(encoding="utf-8"), encoding="utf-8"
+        )
     assert fnl("apply", inventory=lab_copy).rc == 0
 
 

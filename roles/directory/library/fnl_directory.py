@@ -1,0 +1,456 @@
+#!/usr/bin/python
+"""Ansible module: sync the whole account directory of a server in one transaction."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fnl_directory
+short_description: Sync tenants, domains, mailboxes, aliases, lists and rights to PostgreSQL
+description:
+  - Reads the server's desired state (the JSON file fnl-deploy ships to the server) and
+    makes the directory match it in one transaction, whatever the number of tenants.
+  - Never deletes an account. A mailbox, domain or tenant that left the files is disabled
+    (login refused, mail no longer accepted) and its row is kept, so that its mail can be
+    archived. An address added again later gets a new account with a new mail directory:
+    old mail never goes to a new owner.
+  - A password hash is written only when an account is created, or when the credentials
+    file asks for a reset; afterwards the password belongs to the user.
+  - Supports check mode: the changes are computed against the live directory and rolled
+    back, so a plan is exact. Returns them as C(fnl_changes).
+options:
+  desired_file: {type: path, required: true, description: Desired state JSON.}
+  credentials_file:
+    type: path
+    description: JSON {"hashes": {address: hash}, "resets": [address]}; hashes of new accounts.
+  scope:
+    type: list
+    elements: str
+    description: Only these tenant ids are synced (fnl-deploy apply --tenant); others untouched.
+  database: {type: str, default: fnl_directory, description: Database name.}
+"""
+
+import json
+import os
+import pwd
+import uuid
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    import psycopg2
+except ImportError:  # reported by main() with the package to install
+    psycopg2 = None
+
+#: Schema migrations, applied in order; each runs once (table fnl.schema_version).
+MIGRATIONS = [
+    """
+    CREATE SCHEMA IF NOT EXISTS fnl;
+    CREATE TABLE fnl.schema_version (
+        version integer PRIMARY KEY,
+        applied_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE fnl.tenant (
+        id text PRIMARY KEY,
+        name text NOT NULL,
+        quota_bytes bigint NOT NULL,
+        state text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled')),
+        updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE fnl.domain (
+        name text PRIMARY KEY,
+        tenant_id text NOT NULL REFERENCES fnl.tenant (id),
+        alias_of text REFERENCES fnl.domain (name),
+        state text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled'))
+    );
+    CREATE TABLE fnl.mailbox (
+        id uuid PRIMARY KEY,
+        address text NOT NULL,
+        tenant_id text NOT NULL REFERENCES fnl.tenant (id),
+        domain text NOT NULL REFERENCES fnl.domain (name),
+        local_part text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('person', 'shared')),
+        display_name text NOT NULL,
+        password_hash text,
+        quota_bytes bigint NOT NULL,
+        maildir text NOT NULL UNIQUE,
+        state text NOT NULL DEFAULT 'active'
+            CHECK (state IN ('active', 'disabled', 'archived')),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        disabled_at timestamptz
+    );
+    -- One live account per address; disabled ones stay until archived.
+    CREATE UNIQUE INDEX mailbox_active_address ON fnl.mailbox (address)
+        WHERE state = 'active';
+    CREATE TABLE fnl.forward (
+        address text NOT NULL,
+        target text NOT NULL,
+        tenant_id text NOT NULL REFERENCES fnl.tenant (id),
+        kind text NOT NULL CHECK (kind IN ('alias', 'list')),
+        PRIMARY KEY (address, target)
+    );
+    CREATE TABLE fnl.shared_right (
+        mailbox text NOT NULL,
+        member text NOT NULL,
+        tenant_id text NOT NULL REFERENCES fnl.tenant (id),
+        rights text NOT NULL CHECK (rights IN ('read', 'write', 'full')),
+        PRIMARY KEY (mailbox, member)
+    );
+    """,
+]
+
+
+def migrate(cur):
+    cur.execute("SELECT to_regclass('fnl.schema_version')")
+    current = 0
+    if cur.fetchone()[0] is not None:
+        cur.execute("SELECT coalesce(max(version), 0) FROM fnl.schema_version")
+        current = cur.fetchone()[0]
+    for version, sql in enumerate(MIGRATIONS, start=1):
+        if version > current:
+            cur.execute(sql)
+            cur.execute("INSERT INTO fnl.schema_version (version) VALUES (%s)", (version,))
+    return current
+
+
+def change(tenant, action, kind, name, detail=""):
+    service = "mail"
+    return {
+        "tenant": tenant,
+        "service": service,
+        "action": action,
+        "kind": kind,
+        "name": name,
+        "detail": detail,
+    }
+
+
+def size(n):
+    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if n >= factor and n % factor == 0:
+            return "%d %s" % (n // factor, unit)
+    return "%d B" % n
+
+
+class Sync:
+    """Compute and apply the difference between the directory and the desired state."""
+
+    def __init__(self, cur, tenants, scope, credentials):
+        self.cur = cur
+        self.tenants = {t["id"]: t for t in tenants}
+        self.scope = set(scope) if scope is not None else None
+        self.hashes = credentials.get("hashes", {})
+        self.resets = set(credentials.get("resets", []))
+        self.changes = []
+
+    def in_scope(self, tenant_id):
+        return self.scope is None or tenant_id in self.scope
+
+    def run(self):
+        self.sync_tenants()
+        self.sync_domains()
+        self.sync_mailboxes()
+        self.sync_forwards()
+        self.sync_rights()
+        return self.changes
+
+    def sync_tenants(self):
+        cur = self.cur
+        cur.execute("SELECT id, name, quota_bytes, state FROM fnl.tenant")
+        current = {row[0]: row for row in cur.fetchall()}
+        for tid, t in sorted(self.tenants.items()):
+            if not self.in_scope(tid):
+                continue
+            row = current.get(tid)
+            if row is None:
+                cur.execute(
+                    "INSERT INTO fnl.tenant (id, name, quota_bytes) VALUES (%s, %s, %s)",
+                    (tid, t["name"], t["quota_bytes"]),
+                )
+                self.changes.append(change(tid, "+", "tenant", t["domain_display"]))
+                continue
+            if row[3] != "active":
+                cur.execute("UPDATE fnl.tenant SET state = 'active' WHERE id = %s", (tid,))
+                self.changes.append(change(tid, "~", "tenant", tid, "enabled again"))
+            if row[2] != t["quota_bytes"]:
+                cur.execute(
+                    "UPDATE fnl.tenant SET quota_bytes = %s, updated_at = now() WHERE id = %s",
+                    (t["quota_bytes"], tid),
+                )
+                self.changes.append(
+                    change(tid, "~", "tenant quota", tid,
+                           "%s → %s" % (size(row[2]), size(t["quota_bytes"])))
+                )
+            if row[1] != t["name"]:
+                cur.execute("UPDATE fnl.tenant SET name = %s WHERE id = %s", (t["name"], tid))
+                self.changes.append(change(tid, "~", "tenant name", tid, t["name"]))
+        for tid, row in sorted(current.items()):
+            if tid not in self.tenants and self.in_scope(tid) and row[3] == "active":
+                cur.execute("UPDATE fnl.tenant SET state = 'disabled' WHERE id = %s", (tid,))
+                self.changes.append(change(tid, "-", "tenant", tid, "disabled, data kept"))
+
+    def sync_domains(self):
+        cur = self.cur
+        cur.execute("SELECT name, tenant_id, alias_of, state FROM fnl.domain")
+        current = {row[0]: row for row in cur.fetchall()}
+        wanted = {}
+        for tid, t in self.tenants.items():
+            if self.in_scope(tid):
+                wanted[t["domain"]] = (tid, None)
+                for alias in t["alias_domains"]:
+                    wanted[alias] = (tid, t["domain"])
+        # Primary domains first: alias domains point at them.
+        for name, (tid, alias_of) in sorted(wanted.items(), key=lambda i: (i[1][1] is not None, i[0])):
+            row = current.get(name)
+            kind = "alias domain" if alias_of else "domain"
+            if row is None:
+                cur.execute(
+                    "INSERT INTO fnl.domain (name, tenant_id, alias_of) VALUES (%s, %s, %s)",
+                    (name, tid, alias_of),
+                )
+                self.changes.append(change(tid, "+", kind, name))
+            elif row[1:] != (tid, alias_of, "active"):
+                cur.execute(
+                    "UPDATE fnl.domain SET tenant_id = %s, alias_of = %s, state = 'active' "
+                    "WHERE name = %s",
+                    (tid, alias_of, name),
+                )
+                self.changes.append(change(tid, "~", kind, name, "enabled again"
+                                           if row[3] != "active" else "moved"))
+        for name, row in sorted(current.items()):
+            if name not in wanted and self.in_scope(row[1]) and row[3] == "active":
+                cur.execute("UPDATE fnl.domain SET state = 'disabled' WHERE name = %s", (name,))
+                self.changes.append(
+                    change(row[1], "-", "domain", name, "disabled, mail refused, data kept")
+                )
+
+    def sync_mailboxes(self):
+        cur = self.cur
+        cur.execute(
+            "SELECT id, address, tenant_id, kind, display_name, quota_bytes "
+            "FROM fnl.mailbox WHERE state = 'active'"
+        )
+        current = {row[1]: row for row in cur.fetchall()}
+        wanted = {}
+        for tid, t in self.tenants.items():
+            if self.in_scope(tid):
+                for m in t["mailboxes"]:
+                    wanted[m["address"]] = (tid, t["domain"], m)
+        for address, (tid, domain, m) in sorted(wanted.items()):
+            row = current.get(address)
+            if row is None:
+                mailbox_id = str(uuid.uuid4())
+                local = address.split("@", 1)[0]
+                # The mail directory carries the account id, never only the address: an
+                # address given to someone else later starts with an empty mailbox.
+                maildir = "%s/%s.%s" % (domain, local, mailbox_id[:8])
+                cur.execute(
+                    "INSERT INTO fnl.mailbox (id, address, tenant_id, domain, local_part, kind,"
+                    " display_name, password_hash, quota_bytes, maildir)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (mailbox_id, address, tid, domain, local, m["kind"], m["name"],
+                     self.hashes.get(address), m["quota_bytes"], maildir),
+                )
+                kind = "shared mailbox" if m["kind"] == "shared" else "mailbox"
+                self.changes.append(change(tid, "+", kind, address, size(m["quota_bytes"])))
+                continue
+            if row[5] != m["quota_bytes"]:
+                cur.execute("UPDATE fnl.mailbox SET quota_bytes = %s WHERE id = %s",
+                            (m["quota_bytes"], row[0]))
+                self.changes.append(change(tid, "~", "quota", address, "%s → %s" % (
+                    size(row[5]), size(m["quota_bytes"]))))
+            if row[4] != m["name"] or row[3] != m["kind"]:
+                cur.execute("UPDATE fnl.mailbox SET display_name = %s, kind = %s WHERE id = %s",
+                            (m["name"], m["kind"], row[0]))
+                self.changes.append(change(tid, "~", "mailbox", address, m["name"]))
+            if address in self.resets and address in self.hashes:
+                cur.execute("UPDATE fnl.mailbox SET password_hash = %s WHERE id = %s",
+                            (self.hashes[address], row[0]))
+                self.changes.append(change(tid, "~", "password", address, "reset"))
+        for address, row in sorted(current.items()):
+            if address not in wanted and self.in_scope(row[2]):
+                cur.execute(
+                    "UPDATE fnl.mailbox SET state = 'disabled', disabled_at = now() "
+                    "WHERE id = %s",
+                    (row[0],),
+                )
+                self.changes.append(change(row[2], "-", "mailbox", address,
+                                           "disabled, login refused, mail kept"))
+
+    def sync_forwards(self):
+        cur = self.cur
+        cur.execute("SELECT address, target, tenant_id, kind FROM fnl.forward")
+        current = {(r[0], r[1]): r for r in cur.fetchall()}
+        wanted = {}
+        for tid, t in self.tenants.items():
+            if not self.in_scope(tid):
+                continue
+            for alias in t["aliases"]:
+                for target in alias["targets"]:
+                    wanted[(alias["address"], target)] = (tid, "alias")
+            for mlist in t["lists"]:
+                for member in mlist["members"]:
+                    wanted[(mlist["address"], member)] = (tid, "list")
+        for key, (tid, kind) in sorted(wanted.items()):
+            if key not in current:
+                cur.execute(
+                    "INSERT INTO fnl.forward (address, target, tenant_id, kind) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (key[0], key[1], tid, kind),
+                )
+                self.changes.append(change(tid, "+", kind, key[0], "→ " + key[1]))
+        for key, row in sorted(current.items()):
+            if key not in wanted and self.in_scope(row[2]):
+                # Routing only: removing it never touches stored mail.
+                cur.execute("DELETE FROM fnl.forward WHERE address = %s AND target = %s", key)
+                self.changes.append(change(row[2], "-", row[3], key[0], "→ " + key[1]))
+
+    def sync_rights(self):
+        cur = self.cur
+        cur.execute("SELECT mailbox, member, tenant_id, rights FROM fnl.shared_right")
+        current = {(r[0], r[1]): r for r in cur.fetchall()}
+        wanted = {}
+        for tid, t in self.tenants.items():
+            if self.in_scope(tid):
+                for right in t["shared_rights"]:
+                    wanted[(right["mailbox"], right["member"])] = (tid, right["right"])
+        for key, (tid, rights) in sorted(wanted.items()):
+            row = current.get(key)
+            if row is None:
+                cur.execute(
+                    "INSERT INTO fnl.shared_right (mailbox, member, tenant_id, rights) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (key[0], key[1], tid, rights),
+                )
+                self.changes.append(change(tid, "+", "right", key[0], "%s: %s" % (key[1], rights)))
+            elif row[3] != rights:
+                cur.execute(
+                    "UPDATE fnl.shared_right SET rights = %s WHERE mailbox = %s AND member = %s",
+                    (rights, key[0], key[1]),
+                )
+                self.changes.append(change(tid, "~", "right", key[0],
+                                           "%s: %s → %s" % (key[1], row[3], rights)))
+        for key, row in sorted(current.items()):
+            if key not in wanted and self.in_scope(row[2]):
+                cur.execute("DELETE FROM fnl.shared_right WHERE mailbox = %s AND member = %s", key)
+                self.changes.append(change(row[2], "-", "right", key[0], key[1]))
+
+
+class EmptyDirectory:
+    """Stands in for a directory that does not exist yet (a plan against a new server):
+    every read is empty and every write is ignored, so the plan lists everything as new."""
+
+    def execute(self, sql, args=None):
+        pass
+
+    def fetchall(self):
+        return []
+
+    def fetchone(self):
+        return (None,)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def connect_as_postgres(database):
+    """Connect over the local socket with peer authentication as the postgres account.
+
+    The module runs as root (it reads root-only files); the socket's peer credentials are
+    taken at connect time from the effective uid, so it switches to postgres just for that.
+    """
+    postgres = pwd.getpwnam("postgres")
+    os.setegid(postgres.pw_gid)
+    os.seteuid(postgres.pw_uid)
+    try:
+        return psycopg2.connect(dbname=database, user="postgres")
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def database_exists(database):
+    try:
+        connection = connect_as_postgres("postgres")
+    except (psycopg2.Error, KeyError):  # no server yet, or no postgres account
+        return False
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            return cur.fetchone() is not None
+    finally:
+        connection.close()
+
+
+def ensure_database(database):
+    """Create the directory's database on first use (not in a transaction: autocommit)."""
+    connection = connect_as_postgres("postgres")
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cur.fetchone() is None:
+                cur.execute('CREATE DATABASE "%s" ENCODING \'UTF8\' TEMPLATE template0'
+                            % database.replace('"', ""))
+                return True
+    finally:
+        connection.close()
+    return False
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "desired_file": {"type": "path", "required": True},
+            "credentials_file": {"type": "path"},
+            "scope": {"type": "list", "elements": "str"},
+            "database": {"type": "str", "default": "fnl_directory"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    with open(params["desired_file"], encoding="utf-8") as handle:
+        desired = json.load(handle)
+    credentials = {}
+    if params["credentials_file"]:
+        try:
+            with open(params["credentials_file"], encoding="utf-8") as handle:
+                credentials = json.load(handle)
+        except FileNotFoundError:
+            credentials = {}
+    if module.check_mode and (psycopg2 is None or not database_exists(params["database"])):
+        changes = Sync(EmptyDirectory(), desired["tenants"], params["scope"], credentials).run()
+        module.exit_json(changed=True, fnl_changes=changes, schema_version=0, new_directory=True)
+    if psycopg2 is None:
+        module.fail_json(msg="python3-psycopg2 is required on the server")
+    try:
+        created = False if module.check_mode else ensure_database(params["database"])
+        connection = connect_as_postgres(params["database"])
+    except psycopg2.Error as exc:
+        module.fail_json(msg="cannot connect to the directory: %s" % exc)
+    try:
+        with connection.cursor() as cur:
+            before = migrate(cur)
+            changes = Sync(cur, desired["tenants"], params["scope"], credentials).run()
+            schema_changed = created or before < len(MIGRATIONS)
+        # Check mode computes everything against the live data, then leaves it untouched.
+        if module.check_mode:
+            connection.rollback()
+        else:
+            connection.commit()
+    except psycopg2.Error as exc:
+        connection.rollback()
+        module.fail_json(msg="directory sync failed, nothing was changed: %s" % exc)
+    finally:
+        connection.close()
+    module.exit_json(
+        changed=bool(changes) or schema_changed,
+        fnl_changes=changes,
+        schema_version=len(MIGRATIONS),
+    )
+
+
+if __name__ == "__main__":
+    main()
