@@ -15,12 +15,15 @@ import click
 from fnl_deploy import __version__, dns, lab
 from fnl_deploy.commands import (
     compile_to,
+    dns_check,
     dns_show,
     list_tenants,
+    password_reset,
     run_playbook,
     schema_json,
     validate,
 )
+from fnl_deploy.dnscheck import render as render_dns_check
 from fnl_deploy.errors import FnlDeployError
 from fnl_deploy.i18n import detect_language, set_language, t
 from fnl_deploy.report import (
@@ -171,6 +174,27 @@ def compile_cmd(out: Path, inventory: Path) -> tuple[Result, Callable[[], None]]
     return result, lambda: say("\n".join(result.data["files"]))
 
 
+@main.group("password")
+def password_group() -> None:
+    """Account passwords (generated at creation, kept encrypted, then the user's)."""
+
+
+@password_group.command("reset")
+@click.argument("address")
+@inventory_option
+@command("password reset")
+def password_reset_cmd(address: str, inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Give ADDRESS a new generated password, set on the server by the next apply.
+
+    The password is printed on the terminal only, never in --json output or logs.
+    """
+    result, password = password_reset(inventory, address)
+    data = result.data
+    return result, lambda: say(
+        t("password.reset", address=data["address"], password=password, tenant=data["tenant"])
+    )
+
+
 @main.group("dns")
 def dns_group() -> None:
     """DNS records of tenant domains."""
@@ -204,6 +228,32 @@ def dns_show_cmd(tenant: str, fmt: str, inventory: Path) -> tuple[Result, Callab
             say(table(["domain", "name", "type", "value", "purpose"], dns.records_table(records)))
 
     return result, render
+
+
+@dns_group.command("check")
+@click.argument("tenant", required=False)
+@click.option(
+    "--resolver",
+    metavar="HOST[:PORT]",
+    help="Ask this server (e.g. 127.0.0.1:5353) instead of the system resolver.",
+)
+@click.option(
+    "--authoritative",
+    is_flag=True,
+    help="Ask each domain's own name servers (no resolver cache); ignored with --resolver.",
+)
+@inventory_option
+@command("dns check")
+def dns_check_cmd(
+    tenant: str | None, resolver: str | None, authoritative: bool, inventory: Path
+) -> tuple[Result, Callable[[], None]]:
+    """Query live DNS for every record of `dns show` (all tenants, or TENANT), with RCPNT.
+
+    Exit 0: every record ok or pending (DKIM before the first apply); 1: something to fix
+    or a server did not answer; 2: invalid input.
+    """
+    result = dns_check(inventory, tenant, resolver, authoritative)
+    return result, lambda: say(render_dns_check(result.data))
 
 
 @main.group("lab")

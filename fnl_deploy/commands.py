@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from fnl_deploy import dns, errors, runner
+from fnl_deploy.compile import compile_deployment
 from fnl_deploy.deployment import Deployment, TenantEntry, load_deployment
+from fnl_deploy.i18n import t
 from fnl_deploy.model.tenant import Tenant
-from fnl_deploy.model.types import to_u_label
+from fnl_deploy.model.types import to_a_label, to_u_label
 from fnl_deploy.report import Result
+from fnl_deploy.secrets import PasswordStore
 
 
 def validate(root: Path) -> Result:
@@ -85,7 +87,7 @@ def run_playbook(
     stale = [] if request.check else runner.stale_run_ids(root)
     run = runner.build_run(deployment, request, run_id, run_dir, stale)
     command = "plan" if request.check else "apply"
-    runner.prepare_run_dir(deployment, run, command)
+    resets = runner.prepare_run_dir(deployment, run, command)
     if print_ansible is not None:
         print_ansible(run.argv())
     outcome = None
@@ -101,6 +103,8 @@ def run_playbook(
         if not request.check and outcome.status not in ("successful", "refused"):
             runner.release_lock(run)
         runner.finish_run_record(run, outcome)
+    if not request.check and outcome.status == "successful":
+        runner.clear_applied_resets(deployment, resets)
     data = outcome.as_dict()
     data["summary"] = summarize(outcome.changes)
     if outcome.failures or outcome.rc:
@@ -129,16 +133,70 @@ def compile_to(root: Path, out: Path) -> Result:
     This is what lets an operator run the roles without the wrapper (AWX, a CI job):
     ``ansible-playbook -i hosts.yml playbooks/site.yml -e fnl_desired_dir=OUT``.
     """
-    from fnl_deploy.compile import compile_deployment
+    deployment = load_deployment(root)
+    states = runner.write_desired(deployment, out)
+    files = [str(out / f"{server}.json") for server in states]
+    return Result("compile", data={"files": files}, warnings=list(deployment.warnings))
+
+
+def password_reset(root: Path, address: str) -> tuple[Result, str]:
+    """Give an account a new generated password, shipped as a hash at the next apply."""
+    deployment = load_deployment(root)
+    states = compile_deployment(deployment)
+    owners = {
+        a: t["id"]
+        for s in states.values()
+        for t in s["tenants"]
+        for a in runner.person_addresses({"tenants": [t]})
+    }
+    wanted = address.strip().lower()
+    if "@" in wanted:
+        local, domain = wanted.split("@", 1)
+        wanted = f"{local}@{to_a_label(domain)}"
+    if wanted not in owners:
+        raise errors.UsageError(t("password.unknown", address=address))
+    store = PasswordStore.open(root)
+    password = store.reset(wanted)
+    store.save()
+    data = {"address": wanted, "tenant": owners[wanted]}
+    return Result("password reset", data=data), password
+
+
+def dns_check(
+    root: Path, tenant_id: str | None, resolver: str | None, use_authoritative: bool = False
+) -> Result:
+    """Query live DNS for every record ``dns show`` lists, per tenant, with RCPNT criteria.
+
+    Exit code 0 when every record is ok or pending (DKIM before the first apply) and every
+    RCPNT criterion is met; 1 when something needs fixing or a server did not answer.
+    ``resolver`` is ``HOST[:PORT]``; without it the system resolver is asked (and, with
+    ``use_authoritative``, the domain's own name servers found through it).
+    """
+    # Imported here: the other commands need not load the resolver machinery.
+    from fnl_deploy import dnscheck
 
     deployment = load_deployment(root)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for server, state in compile_deployment(deployment).items():
-        path = out / f"{server}.json"
-        text = json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True)
-        # Rewrite only on change, so the file's checksum (and a copy to the server) is stable.
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-        written.append(str(path))
-    return Result("compile", data={"files": written}, warnings=list(deployment.warnings))
+    entries = [deployment.tenant(tenant_id)] if tenant_id else list(deployment.tenants)
+    if resolver is not None:
+        address, port = dnscheck.parse_resolver(resolver)
+        querier = dnscheck.Querier([address], port)
+    else:
+        querier = dnscheck.Querier()
+    # An explicit --resolver is the server to trust (a lab, a hidden primary): ask only it.
+    authoritative = use_authoritative and resolver is None
+    tenants = [
+        dnscheck.tenant_data(
+            entry,
+            deployment.dns_mode(entry).value,
+            dnscheck.check_tenant(deployment, entry, querier, authoritative),
+        )
+        for entry in entries
+    ]
+    data = {
+        "resolver": resolver,
+        "authoritative": authoritative,
+        "tenants": tenants,
+        "summary": dnscheck.summary(tenants),
+    }
+    exit_code = 0 if all(t_["ok"] for t_ in tenants) else 1
+    return Result("dns check", data=data, exit_code=exit_code, warnings=list(deployment.warnings))

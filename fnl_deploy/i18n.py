@@ -361,6 +361,129 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "DNS hébergé : la plateforme sert cette zone ; chez le bureau d'enregistrement, "
         "renseignez seulement les NS (et le DS une fois signée).",
     ),
+    # dns check
+    "dnscheck.domain": (
+        "{tenant}: {domain} (answers from {server})",
+        "{tenant} : {domain} (réponses de {server})",
+    ),
+    "dnscheck.status.missing": ("missing", "absent"),
+    "dnscheck.status.wrong": ("wrong", "incorrect"),
+    "dnscheck.status.pending": ("pending", "en attente"),
+    "dnscheck.status.unanswered": ("unanswered", "sans réponse"),
+    "dnscheck.status.ok": ("ok", "correct"),
+    "dnscheck.pending": (
+        "(first apply): the server generates the DKIM key, then `fnl-deploy dns show` "
+        "gives its record",
+        "(premier apply) : le serveur génère la clé DKIM, puis `fnl-deploy dns show` "
+        "donne son enregistrement",
+    ),
+    "dnscheck.found": ("found", "trouvé"),
+    "dnscheck.add": ("add", "ajouter"),
+    "dnscheck.remove": ("remove", "retirer"),
+    "dnscheck.fix": (
+        "name {name}  type {type}  value {value}",
+        "nom {name}  type {type}  valeur {value}",
+    ),
+    "dnscheck.issue.differs": (
+        "differs from the expected value",
+        "diffère de la valeur attendue",
+    ),
+    "dnscheck.issue.twice": (
+        "{value} records of this kind: receivers ignore them all; keep only one",
+        "{value} enregistrements de ce type : ils sont tous ignorés ; n'en gardez qu'un",
+    ),
+    "dnscheck.issue.spf_twice": (
+        "{value} SPF records: receivers treat this as an error (RFC 7208 §4.5); keep only one",
+        "{value} enregistrements SPF : les destinataires y voient une erreur (RFC 7208 §4.5) ; "
+        "n'en gardez qu'un",
+    ),
+    "dnscheck.issue.spf_softfail": (
+        "SPF ends with ~all (soft fail): -all is expected",
+        "le SPF finit par ~all (échec léger) : -all est attendu",
+    ),
+    "dnscheck.issue.spf_no_all": (
+        "SPF does not end with -all or ~all: anyone may send mail as this domain",
+        "le SPF ne finit ni par -all ni par ~all : n'importe qui peut envoyer au nom du domaine",
+    ),
+    "dnscheck.issue.spf_no_mx": (
+        "SPF does not allow the platform's servers (mx)",
+        "le SPF n'autorise pas les serveurs de la plateforme (mx)",
+    ),
+    "dnscheck.issue.dmarc_none": (
+        "DMARC p=none only monitors: use p=quarantine or p=reject (RCPNT)",
+        "DMARC p=none ne fait qu'observer : utilisez p=quarantine ou p=reject (RCPNT)",
+    ),
+    "dnscheck.issue.dmarc_policy": (
+        "DMARC policy '{value}' is not valid: use p=quarantine or p=reject",
+        "la politique DMARC « {value} » n'est pas valide : utilisez p=quarantine ou p=reject",
+    ),
+    "dnscheck.issue.dmarc_pct": (
+        "DMARC pct={value} applies the policy to part of the mail only: RCPNT wants pct=100",
+        "DMARC pct={value} n'applique la politique qu'à une partie du courrier : le RCPNT "
+        "demande pct=100",
+    ),
+    "dnscheck.issue.dmarc_twice": (
+        "{value} DMARC records: receivers ignore them all (RFC 7489); keep only one",
+        "{value} enregistrements DMARC : les destinataires les ignorent tous (RFC 7489) ; "
+        "n'en gardez qu'un",
+    ),
+    "dnscheck.issue.extra": (
+        "also found {value}: remove it",
+        "trouvé aussi {value} : retirez-le",
+    ),
+    "dnscheck.issue.not_cname": (
+        "an address ({value}) stands where a CNAME belongs",
+        "une adresse ({value}) figure là où un CNAME est attendu",
+    ),
+    "dnscheck.error.timeout": (
+        "no answer in time (timeout)",
+        "pas de réponse à temps (délai dépassé)",
+    ),
+    "dnscheck.error.servfail": (
+        "the server refused or failed to answer (REFUSED or SERVFAIL)",
+        "le serveur a refusé ou échoué à répondre (REFUSED ou SERVFAIL)",
+    ),
+    "dnscheck.error.unreachable": (
+        "not asked: the server did not answer the previous queries",
+        "non demandé : le serveur n'a pas répondu aux requêtes précédentes",
+    ),
+    "dnscheck.error.other": ("query failed: {detail}", "la requête a échoué : {detail}"),
+    "dnscheck.rcpnt": ("RCPNT: {criteria}", "RCPNT : {criteria}"),
+    "dnscheck.rcpnt.extension": ("{detail} extension", "extension {detail}"),
+    "dnscheck.rcpnt.mx": ("MX present", "MX présent"),
+    "dnscheck.rcpnt.spf": ("one SPF", "un seul SPF"),
+    "dnscheck.rcpnt.dmarc": ("DMARC quarantine/reject 100%", "DMARC quarantine/reject 100 %"),
+    "dnscheck.rcpnt.eu_hosting": ("MX in the EU ({detail})", "MX dans l'UE ({detail})"),
+    "dnscheck.tenant_summary": (
+        "{tenant}: {ok} ok, {fix} to fix, {pending} pending, {unanswered} unanswered.",
+        "{tenant} : {ok} correct(s), {fix} à corriger, {pending} en attente, "
+        "{unanswered} sans réponse.",
+    ),
+    "dnscheck.summary": (
+        "DNS check: {tenants_ok} of {tenants} tenant(s) without problems, {rcpnt} meeting "
+        "RCPNT; {to_fix} record(s) to fix, {pending} pending, {unanswered} unanswered.",
+        "Vérification DNS : {tenants_ok} collectivité(s) sur {tenants} sans problème, "
+        "{rcpnt} conforme(s) au RCPNT ; {to_fix} enregistrement(s) à corriger, {pending} en "
+        "attente, {unanswered} sans réponse.",
+    ),
+    "dnscheck.cache_hint": (
+        "Answers may come from a resolver cache: --authoritative asks the domain's own "
+        "name servers.",
+        "Les réponses peuvent venir du cache d'un résolveur : --authoritative interroge "
+        "directement les serveurs de noms du domaine.",
+    ),
+    "dnscheck.bad_resolver": (
+        "--resolver {value}: expected HOST or HOST:PORT",
+        "--resolver {value} : attendu HÔTE ou HÔTE:PORT",
+    ),
+    "dnscheck.bad_resolver.hint": (
+        "e.g. --resolver 127.0.0.1:5353 or --resolver [2001:db8::53]:53",
+        "par ex. --resolver 127.0.0.1:5353 ou --resolver [2001:db8::53]:53",
+    ),
+    "dnscheck.no_resolver": (
+        "no system resolver configured (/etc/resolv.conf)",
+        "aucun résolveur système configuré (/etc/resolv.conf)",
+    ),
     "plan.never_provisioned": (
         "{server}: never provisioned by fnl-deploy; this plan is a first install.",
         "{server} : jamais provisionné par fnl-deploy ; ce plan est une première installation.",
@@ -380,6 +503,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "  {host} : ok={ok} modifiés={changed} échecs={failed} injoignable={unreachable}",
     ),
     "run.log": ("Run log: {path}", "Journal de l'exécution : {path}"),
+    "password.unknown": (
+        "{address} is not the mailbox of a person in the tenant files",
+        "{address} n'est la boîte d'aucune personne dans les fichiers des collectivités",
+    ),
+    "password.reset": (
+        "New password for {address}: {password}\nIt reaches the server at the next "
+        "`fnl-deploy apply --tenant {tenant}`; hand it to its owner, who should change it.",
+        "Nouveau mot de passe pour {address} : {password}\nIl parvient au serveur au "
+        "prochain `fnl-deploy apply --tenant {tenant}` ; remettez-le à son titulaire, qui "
+        "devrait le changer.",
+    ),
     "error.prefix": ("Error", "Erreur"),
     "hint.prefix": ("Hint", "Conseil"),
     "warning.prefix": ("Warning", "Avertissement"),

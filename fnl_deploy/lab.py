@@ -18,6 +18,7 @@ import yaml
 
 from fnl_deploy.errors import LabError
 from fnl_deploy.paths import share_dir
+from fnl_deploy.secrets import create_local_vault_password
 
 NETWORK = "fnl-lab"
 #: The lab network's own range; servers get .11, .12… in inventory order.
@@ -245,6 +246,8 @@ def up(inventory: Path, servers: int | None = None, progress: Progress = None) -
         wanted = wanted[:servers]
     image = ensure_image(progress)
     _ensure_network()
+    # The lab keeps its vault password beside its key; production uses a file outside git.
+    create_local_vault_password(inventory)
     public_key = (_key(inventory).with_suffix(".pub")).read_text().strip()
     for server in wanted:
         state = _container_state(server.container)

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from fnl_deploy import __version__
+from fnl_deploy.compile import compile_deployment
 from fnl_deploy.deployment import Deployment
-from fnl_deploy.errors import LockHeld, RunError
+from fnl_deploy.errors import LockHeld, RunError, UsageError
 from fnl_deploy.paths import share_dir
+from fnl_deploy.secrets import PasswordStore
 
 #: Where each run keeps its log, desired state and summary, under the deployment directory.
 RUNS_DIR = Path(".fnl") / "runs"
@@ -176,6 +178,7 @@ def build_run(
     playbooks = share_dir("playbooks")
     extravars = {
         "fnl_desired_dir": str(run_dir / "desired"),
+        "fnl_credentials_dir": str(run_dir / "credentials"),
         "fnl_run_id": run_id,
         "fnl_run_holder": controller_identity(),
         "fnl_stale_run_ids": stale,
@@ -210,11 +213,66 @@ def build_run(
     )
 
 
-def prepare_run_dir(deployment: Deployment, run: AnsibleRun, command: str) -> None:
-    """Write the desired state of every server and the run record under .fnl/runs/."""
-    from fnl_deploy.commands import compile_to  # late: commands imports runner
+def write_desired(deployment: Deployment, out: Path) -> dict[str, dict[str, Any]]:
+    """Each server's desired state as ``out/<server>.json``, rewritten only on change, so
+    that its checksum (and the copy to the server) stays the same when nothing changed."""
+    states = compile_deployment(deployment)
+    out.mkdir(parents=True, exist_ok=True)
+    for server, state in states.items():
+        path = out / f"{server}.json"
+        text = json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    return states
 
-    compile_to(deployment.root, run.run_dir / "desired")
+
+def person_addresses(state: dict[str, Any]) -> list[str]:
+    """Accounts that log in (shared mailboxes are reached through their members' rights)."""
+    return [m["address"] for t in state["tenants"] for m in t["mailboxes"] if m["kind"] == "person"]
+
+
+def write_credentials(
+    deployment: Deployment, states: dict[str, dict[str, Any]], out: Path, check: bool
+) -> list[str]:
+    """Password hashes per server (never plaintext), from the encrypted store.
+
+    An apply gives every new account a generated password, saved encrypted first; a plan
+    only reads the store, when its password is at hand, to show pending resets.
+    """
+    try:
+        store = PasswordStore.open(deployment.root)
+    except UsageError:
+        if check:
+            return []
+        raise
+    everyone = [a for state in states.values() for a in person_addresses(state)]
+    if not check and store.ensure(everyone):
+        store.save()
+    out.mkdir(parents=True, exist_ok=True)
+    os.chmod(out, 0o700)
+    resets = []
+    for server, state in states.items():
+        credentials = store.credentials(person_addresses(state))
+        resets += credentials["resets"]
+        path = out / f"{server}.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(credentials, handle, sort_keys=True, indent=1)
+    return resets
+
+
+def clear_applied_resets(deployment: Deployment, resets: list[str]) -> None:
+    if resets:
+        store = PasswordStore.open(deployment.root)
+        store.clear_resets(resets)
+        store.save()
+
+
+def prepare_run_dir(deployment: Deployment, run: AnsibleRun, command: str) -> list[str]:
+    """Write desired state, credentials and the run record under .fnl/runs/; return the
+    addresses whose password reset this run carries."""
+    states = write_desired(deployment, run.run_dir / "desired")
+    resets = write_credentials(deployment, states, run.run_dir / "credentials", run.check)
     (run.run_dir / "extravars.json").write_text(json.dumps(run.extravars, indent=1))
     record = {
         "run_id": run.run_id,
@@ -227,6 +285,7 @@ def prepare_run_dir(deployment: Deployment, run: AnsibleRun, command: str) -> No
         "finished": False,
     }
     (run.run_dir / "run.json").write_text(json.dumps(record, indent=1))
+    return resets
 
 
 def finish_run_record(run: AnsibleRun, outcome: RunOutcome) -> None:

@@ -226,8 +226,8 @@ class Sync:
     def sync_mailboxes(self):
         cur = self.cur
         cur.execute(
-            "SELECT id, address, tenant_id, kind, display_name, quota_bytes "
-            "FROM fnl.mailbox WHERE state = 'active'"
+            "SELECT id, address, tenant_id, kind, display_name, quota_bytes, "
+            "password_hash IS NULL FROM fnl.mailbox WHERE state = 'active'"
         )
         current = {row[1]: row for row in cur.fetchall()}
         wanted = {}
@@ -262,6 +262,12 @@ class Sync:
                 cur.execute("UPDATE fnl.mailbox SET display_name = %s, kind = %s WHERE id = %s",
                             (m["name"], m["kind"], row[0]))
                 self.changes.append(change(tid, "~", "mailbox", address, m["name"]))
+            if row[6] and address in self.hashes and address not in self.resets:
+                # An account that never had a password gets its initial one; a password
+                # once set is never overwritten except on an explicit reset.
+                cur.execute("UPDATE fnl.mailbox SET password_hash = %s WHERE id = %s",
+                            (self.hashes[address], row[0]))
+                self.changes.append(change(tid, "~", "password", address, "initial"))
             if address in self.resets and address in self.hashes:
                 cur.execute("UPDATE fnl.mailbox SET password_hash = %s WHERE id = %s",
                             (self.hashes[address], row[0]))

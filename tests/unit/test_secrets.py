@@ -1,0 +1,68 @@
+"""The password store: encrypted at rest, generated once, shipped as hashes only."""
+
+from __future__ import annotations
+
+import argon2
+import pytest
+
+from fnl_deploy import secrets
+from fnl_deploy.errors import UsageError
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.delenv(secrets.VAULT_PASSWORD_ENV, raising=False)
+    secrets.create_local_vault_password(tmp_path)
+    return tmp_path
+
+
+def test_passwords_are_generated_once_and_stored_encrypted(root):
+    store = secrets.PasswordStore.open(root)
+    assert store.ensure(["a@x.fr", "b@x.fr"]) == ["a@x.fr", "b@x.fr"]
+    store.save()
+    password = store.entries["a@x.fr"]["password"]
+    raw = (root / secrets.STORE).read_bytes()
+    assert raw.startswith(b"$ANSIBLE_VAULT;1.1;AES256") and password.encode() not in raw
+    again = secrets.PasswordStore.open(root)
+    assert again.ensure(["a@x.fr", "c@x.fr"]) == ["c@x.fr"]
+    assert again.entries["a@x.fr"]["password"] == password
+
+
+def test_servers_get_hashes_that_verify_never_the_password(root):
+    store = secrets.PasswordStore.open(root)
+    store.ensure(["a@x.fr"])
+    credentials = store.credentials(["a@x.fr", "unknown@x.fr"])
+    hashed = credentials["hashes"]["a@x.fr"]
+    assert hashed.startswith("{ARGON2ID}$argon2id$")
+    assert argon2.PasswordHasher().verify(
+        hashed.removeprefix("{ARGON2ID}"), store.entries["a@x.fr"]["password"]
+    )
+    assert store.entries["a@x.fr"]["password"] not in str(credentials)
+    assert credentials["resets"] == []
+
+
+def test_reset_is_shipped_until_applied(root):
+    store = secrets.PasswordStore.open(root)
+    store.ensure(["a@x.fr"])
+    old = store.entries["a@x.fr"]["hash"]
+    new_password = store.reset("a@x.fr")
+    assert store.credentials(["a@x.fr"])["resets"] == ["a@x.fr"]
+    assert store.entries["a@x.fr"]["hash"] != old
+    assert store.entries["a@x.fr"]["password"] == new_password
+    store.clear_resets(["a@x.fr"])
+    assert store.credentials(["a@x.fr"])["resets"] == []
+
+
+def test_without_a_vault_password_the_error_says_how_to_set_one(tmp_path, monkeypatch):
+    monkeypatch.delenv(secrets.VAULT_PASSWORD_ENV, raising=False)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / secrets.STORE).write_text("$ANSIBLE_VAULT;1.1;AES256\n00\n")
+    with pytest.raises(UsageError) as error:
+        secrets.PasswordStore.open(tmp_path)
+    assert secrets.VAULT_PASSWORD_ENV in error.value.hint
+
+
+def test_generated_passwords_are_long_and_unambiguous():
+    password = secrets.generate_password()
+    assert len(password) == 16
+    assert not set(password) & set("0O1lI")
