@@ -5,12 +5,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
 import dns.exception
-import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
@@ -97,7 +96,7 @@ class Finding:
             "status": self.status.value,
             "found": list(self.found),
             "issues": [i.as_dict() for i in self.issues],
-            "fix": [f.__dict__ for f in self.fixes],
+            "fix": [asdict(f) for f in self.fixes],
             "error": self.error,
         }
 
@@ -119,7 +118,7 @@ class DomainCheck:
     domain: str
     server: str
     findings: tuple[Finding, ...]
-    criteria: tuple[Criterion, ...] = field(default=())
+    criteria: tuple[Criterion, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -256,7 +255,7 @@ def check_group(records: list[Record], lookup: Lookup, a_lookup: Lookup | None) 
     rtype = records[0].type
     found = [(v, _rdata(rtype, v)) for v in lookup.values]
     expected = [_rdata(rtype, r.value) for r in records]
-    extras = []
+    extras = [v for v, rd in found if rd is None or rd not in expected]
     values = tuple(lookup.values)
     out = []
     for i, record in enumerate(records):
@@ -403,7 +402,7 @@ def _presentation(rdata: dns.rdata.Rdata) -> str:
     return rdata.to_text()
 
 
-def authoritative(domain: str, base: Querier) -> Querier | None:
+def authoritative(domain: str, base: Querier, port: int = 53) -> Querier | None:
     """A querier for the name servers of the zone holding ``domain``, found through ``base``.
 
     Asking them directly avoids the stale answers of resolver caches (DESIGN.md §9).
@@ -419,7 +418,7 @@ def authoritative(domain: str, base: Querier) -> Querier | None:
             addresses.extend(base(host, rtype).values)
     if not addresses:
         return None
-    return Querier(addresses, 53, label=f"{', '.join(h.rstrip('.') for h in hosts)}")
+    return Querier(addresses, port, label=f"{', '.join(h.rstrip('.') for h in hosts)}")
 
 
 def gather(
@@ -515,12 +514,11 @@ def render(data: dict[str, Any]) -> str:
                     server=domain["server"],
                 )
             )
+            problems = [r for r in domain["records"] if r["status"] in NEEDS_FIX]
             lines.extend(_record_lines(r) for r in domain["records"] if r["status"] != "ok")
-            marks = [
-                f"{t('dnscheck.rcpnt.' + c['criterion'], detail=c['detail'])} "
-                f"{'✓' if c['met'] else '✗'}"
-                for c in domain["rcpnt"]
-            ]
+            if problems and tenant["dns_mode"] == "hosted":
+                lines.append("  " + t("dnscheck.hosted_hint"))
+            marks = [_criterion(c) for c in domain["rcpnt"]]
             lines.append("  " + t("dnscheck.rcpnt", criteria=" · ".join(marks)))
         counts = tenant["counts"]
         lines.append(
@@ -542,18 +540,24 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _criterion(criterion: dict[str, Any]) -> str:
+    name = t(f"dnscheck.rcpnt.{criterion['criterion']}", detail=criterion["detail"])
+    return f"{name} {'✓' if criterion['met'] else '✗'}"
+
+
 def _record_lines(record: dict[str, Any]) -> str:
     # Columns sized to the longest label of the current language, so values line up.
     width = max(len(t(f"dnscheck.status.{s.value}")) for s in Status) + 1
     label_width = max(len(t(f"dnscheck.{k}")) for k in ("found", "add", "remove")) + 1
     indent = " " * (2 + width)
     status = record["status"]
-    head = f"  {t('dnscheck.status.' + status):<{width}}{record['type']:<6}{record['name']}"
+    label = t(f"dnscheck.status.{status}")
+    head = f"  {label:<{width}}{record['type']:<6}{record['name']}"
     if status == "pending":
         return f"{head} {t('dnscheck.pending')}"
     if status == "unanswered":
         error = record["error"]
-        return f"{head}: {t('dnscheck.error.' + _error_key(error), detail=error)}"
+        return f"{head}: {t(f'dnscheck.error.{_error_key(error)}', detail=error)}"
     details = [i["message"] for i in record["issues"]] or [record["purpose"]]
     lines = [f"{head}: {'; '.join(details)}"]
     if record["found"]:

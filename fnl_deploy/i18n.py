@@ -466,6 +466,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{rcpnt} conforme(s) au RCPNT ; {to_fix} enregistrement(s) à corriger, {pending} en "
         "attente, {unanswered} sans réponse.",
     ),
+    "dnscheck.hosted_hint": (
+        "Hosted zone: `fnl-deploy apply` publishes these records on the platform's name "
+        "servers; at the registrar, set only the NS records.",
+        "Zone hébergée : `fnl-deploy apply` publie ces enregistrements sur les serveurs de noms "
+        "de la plateforme ; chez le bureau d'enregistrement, renseignez seulement les NS.",
+    ),
     "dnscheck.cache_hint": (
         "Answers may come from a resolver cache: --authoritative asks the domain's own "
         "name servers.",

@@ -24,7 +24,7 @@ from click.testing import CliRunner, Result
 from fnl_deploy import dnscheck
 from fnl_deploy.cli import main
 from fnl_deploy.deployment import load_deployment
-from fnl_deploy.dns import zone_text
+from fnl_deploy.dns import domain_records, zone_text
 from tests.conftest import EXAMPLE
 
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
@@ -37,6 +37,16 @@ pytestmark = pytest.mark.skipif(
 GOOD = ("voiron.fr", "ville-voiron.fr")  # tenant voiron, hosted, with an alias domain
 BROKEN = "mairie-ambel.fr"  # tenant ambel
 WRONG_AUTOCONFIG = "autoconfig.elsewhere.example."
+#: The operator's zone, where the name servers of hosted zones point back to this knotd.
+OPERATOR = "alpes-numerique.fr"
+OPERATOR_ZONE = """$ORIGIN alpes-numerique.fr.
+$TTL 3600
+@ SOA ns1 hostmaster 1 3600 900 1209600 300
+@ NS ns1
+@ NS ns2
+ns1 A 127.0.0.1
+ns2 A 127.0.0.1
+"""
 
 
 def free_port() -> int:
@@ -76,6 +86,7 @@ def zones() -> dict[str, str]:
     assert voiron.domains == GOOD and ambel.domains == (BROKEN,)
     texts = {d: zone_text(deployment, voiron, d) for d in GOOD}
     texts[BROKEN] = broken(zone_text(deployment, ambel, BROKEN))
+    texts[OPERATOR] = OPERATOR_ZONE
     assert texts[BROKEN].count("v=spf1") == 2 and "3600 MX" not in texts[BROKEN]
     return texts
 
@@ -256,6 +267,7 @@ def test_a_broken_zone_human_output(knot: int) -> None:
     ) in out
     assert "ambel: 22 ok, 4 to fix, 1 pending, 0 unanswered." in out
     assert "MX present ✗ · one SPF ✗ · DMARC quarantine/reject 100% ✗" in out
+    assert "  Hosted zone: `fnl-deploy apply` publishes these records" in out
 
 
 def test_messages_in_french(knot: int) -> None:
@@ -289,6 +301,20 @@ def test_every_tenant_zones_the_server_does_not_serve_are_unanswered(knot: int) 
     assert not echevis["ok"] and echevis["counts"]["ok"] == 0
     assert echevis["counts"]["unanswered"] > 0
     assert {r["error"] for d in echevis["domains"] for r in d["records"]} == {"servfail", None}
+
+
+def test_authoritative_servers_are_found_through_ns_and_asked(knot: int) -> None:
+    base = dnscheck.Querier(["127.0.0.1"], knot)
+    auth = dnscheck.authoritative("voiron.fr", base, port=knot)
+    assert auth is not None
+    assert auth.label == "ns1.alpes-numerique.fr, ns2.alpes-numerique.fr"
+    assert auth.resolver.nameservers == ["127.0.0.1", "127.0.0.1"]
+    deployment = load_deployment(EXAMPLE)
+    records = domain_records(deployment, deployment.tenant("voiron"), "voiron.fr")
+    findings = dnscheck.check_records(records, dnscheck.gather(records, auth))
+    assert {f.status for f in findings} == {dnscheck.Status.ok, dnscheck.Status.pending}
+    # A zone nobody serves: no authoritative servers, the caller falls back to its resolver.
+    assert dnscheck.authoritative("xn--chevis-9ua.fr", base, port=knot) is None
 
 
 def test_a_silent_server_never_hangs_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
