@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import ipaddress
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -121,7 +123,7 @@ def lab_servers(inventory: Path) -> list[LabServer]:
 
 def _podman(*args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
     if shutil.which("podman") is None:
-        raise LabError("podman is not installed", "run: sudo lab/setup-host.sh")
+        raise LabError("podman is not installed", f"run: {setup_command()}")
     result = subprocess.run(["podman", *args], capture_output=capture, text=True, check=False)
     if check and result.returncode != 0:
         raise LabError(f"podman {args[0]} failed: {(result.stderr or '').strip()[-800:]}")
@@ -138,22 +140,42 @@ def image_tag() -> str:
     return f"{IMAGE_REPO}:{digest.hexdigest()[:12]}"
 
 
+#: Held while the image is checked and built: `lab up` and molecule may start together.
+IMAGE_LOCK = Path("/var/tmp/fnl-deploy-image.lock")
+
+
 def ensure_image(progress: Progress = None) -> str:
+    """The base image's reference, built first (about 75 s) if this recipe has no image yet."""
     tag = image_tag()
-    if _podman("image", "exists", tag, check=False).returncode == 0:
-        # molecule scenarios name the image :latest; keep it on the current recipe.
-        _podman("tag", tag, f"{IMAGE_REPO}:latest")
-        return tag
-    if shutil.which("debootstrap") is None:
-        raise LabError("debootstrap is not installed", "run: sudo lab/setup-host.sh")
-    if progress:
-        progress(f"building the base image {tag} (debootstrap, about 2 minutes)")
-    script = share_dir("lab") / "image" / "build.sh"
-    result = subprocess.run(["bash", str(script), tag], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise LabError(f"building the lab image failed:\n{result.stderr.strip()[-2000:]}")
+    if _podman("image", "exists", tag, check=False).returncode != 0:
+        with IMAGE_LOCK.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if _podman("image", "exists", tag, check=False).returncode != 0:
+                _build_image(tag, progress)
+    # molecule scenarios name the image :latest; keep it on the current recipe.
     _podman("tag", tag, f"{IMAGE_REPO}:latest")
     return tag
+
+
+def _build_image(tag: str, progress: Progress) -> None:
+    if shutil.which("debootstrap") is None:
+        raise LabError("debootstrap is not installed", f"run: {setup_command()}")
+    if progress:
+        progress(f"building the base image {tag} (debootstrap, about 75 s)")
+    script = share_dir("lab") / "image" / "build.sh"
+    with subprocess.Popen(
+        ["bash", str(script), tag],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as build:
+        assert build.stdout is not None and build.stderr is not None
+        for line in build.stdout:  # one line per phase
+            if progress:
+                progress(f"  {line.rstrip()}")
+        errors = build.stderr.read()
+    if build.returncode != 0:
+        raise LabError(f"building the lab image failed:\n{errors.strip()[-2000:]}")
 
 
 def _container_state(name: str) -> str:
@@ -179,12 +201,20 @@ def _key(inventory: Path) -> Path:
     return key
 
 
+def _mac(address: str) -> str:
+    """A locally administered MAC derived from the server's IPv4 address."""
+    return "02:00:" + ":".join(f"{byte:02x}" for byte in ipaddress.IPv4Address(address).packed)
+
+
 def _run_container(server: LabServer, image: str, others: list[LabServer]) -> None:
     args = [
         "run", "-d", "--name", server.container,
         "--hostname", server.fqdn,
         "--systemd=always",
         "--network", NETWORK, "--ip", server.address,
+        # A MAC of its own, stable like the address: with a new random MAC per start, the
+        # host's ARP cache keeps the old one and SSH hangs ~20 s after a restart.
+        "--mac-address", _mac(server.address),
         "--network-alias", server.fqdn,
         # nftables (role base) needs NET_ADMIN; nothing else beyond Podman's defaults.
         "--cap-add", "NET_ADMIN",
@@ -281,7 +311,53 @@ def status(inventory: Path) -> list[LabServer]:
 
 # --- doctor --------------------------------------------------------------------------------
 
-SETUP = "sudo lab/setup-host.sh"
+
+def setup_command() -> str:
+    """The command that prepares this host, as the user can type it from here."""
+    script = share_dir("lab") / "setup-host.sh"
+    try:
+        shown = str(script.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(script)
+    return f"sudo bash {shlex.quote(shown)}"
+
+
+def _cgroups() -> str:
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.controllers").exists():
+        return "v2 (unified)"
+    if (root / "unified").is_dir():
+        return "v1 (hybrid: v1 controllers, v2 for systemd)"
+    return "v1 (legacy)"
+
+
+def _systemd_check(image: str) -> Check:
+    """Boot a throw-away container from the image until systemd reports its state."""
+    name = f"fnl-lab-doctor-{os.getpid()}"
+    started = _podman(
+        "run", "-d", "--rm", "--name", name, "--systemd=always", "--network", "none", image,
+        check=False,
+    )  # fmt: skip
+    fix = f"podman run --rm -it --systemd=always {image} shows the boot; see docs/lab.md"
+    if started.returncode != 0:
+        return Check("systemd container", False, started.stderr.strip()[-300:], fix)
+    state = ""
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and state not in ("running", "degraded"):
+            time.sleep(0.5)
+            state = _podman(
+                "exec", name, "systemctl", "is-system-running", check=False
+            ).stdout.strip()
+    finally:
+        _podman("rm", "-f", "-t", "0", name, check=False)
+    ok = state in ("running", "degraded")
+    return Check(
+        "systemd container",
+        ok,
+        f"{image}: systemd {state or 'did not answer'}",
+        None if ok else fix,
+    )
 
 
 def _hard_nofile() -> int:
@@ -303,18 +379,19 @@ def doctor(inventory: Path | None = None) -> list[Check]:
             )
         except LabError as exc:
             checks.append(Check("inventory", False, exc.message, exc.hint))
+    setup = setup_command()
     podman = shutil.which("podman")
     if podman:
         version = subprocess.run(["podman", "--version"], capture_output=True, text=True)
         checks.append(Check("podman", True, version.stdout.strip()))
     else:
-        checks.append(Check("podman", False, "podman is not installed", SETUP))
+        checks.append(Check("podman", False, "podman is not installed", setup))
     checks.append(
         Check(
             "runc",
             bool(shutil.which("runc")),
             shutil.which("runc") or "runc is not installed",
-            None if shutil.which("runc") else SETUP,
+            None if shutil.which("runc") else setup,
         )
     )
     checks.append(
@@ -322,7 +399,7 @@ def doctor(inventory: Path | None = None) -> list[Check]:
             "debootstrap",
             bool(shutil.which("debootstrap")),
             shutil.which("debootstrap") or "debootstrap is not installed (builds the image)",
-            None if shutil.which("debootstrap") else SETUP,
+            None if shutil.which("debootstrap") else setup,
         )
     )
     checks.append(
@@ -330,7 +407,7 @@ def doctor(inventory: Path | None = None) -> list[Check]:
             "ssh-keygen",
             bool(shutil.which("ssh-keygen")),
             shutil.which("ssh-keygen") or "openssh-client is not installed",
-            None if shutil.which("ssh-keygen") else SETUP,
+            None if shutil.which("ssh-keygen") else setup,
         )
     )
     if podman:
@@ -351,7 +428,7 @@ def doctor(inventory: Path | None = None) -> list[Check]:
                 None
                 if runtime == "runc"
                 else f'crun fails on this kind of host; set runtime = "runc" in '
-                f"/etc/containers/containers.conf: {SETUP}",
+                f"/etc/containers/containers.conf: {setup}",
             )
         )
     conf = Path("/etc/containers/containers.conf")
@@ -374,7 +451,28 @@ def doctor(inventory: Path | None = None) -> list[Check]:
             detail,
             None
             if ok
-            else "runc needs nofile/nproc ulimits below the host's hard limits: " + SETUP,
+            else "runc needs nofile/nproc ulimits below the host's hard limits: " + setup,
         )
     )
+    cgroups = _cgroups()
+    checks.append(
+        Check(
+            "cgroups",
+            True,
+            cgroups + ("" if cgroups.startswith("v2") else ": systemd containers need runc"),
+        )
+    )
+    if podman and all(c.ok for c in checks):
+        tag = image_tag()
+        if _podman("image", "exists", tag, check=False).returncode == 0:
+            checks.append(_systemd_check(tag))
+        else:
+            checks.append(
+                Check(
+                    "systemd container",
+                    True,
+                    f"not tried: {tag} is not built yet "
+                    "(`fnl-deploy lab image` or `lab up` builds it)",
+                )
+            )
     return checks

@@ -1,27 +1,71 @@
 #!/usr/bin/env bash
 # Build the lab's Debian 12 base image locally: debootstrap, a few container settings, then
 # `podman import` (no image registry is reachable). Usage: build.sh TAG [MIRROR]
+# MIRROR defaults to the host's own Debian mirror (its apt sources), else deb.debian.org.
+# Progress goes to stdout, one line per phase; errors to stderr.
 set -euo pipefail
 tag=${1:?usage: build.sh TAG [MIRROR]}
-mirror=${2:-http://deb.debian.org/debian}
 here=$(cd "$(dirname "$0")" && pwd)
+
+# The first URI of an apt source on this host whose suites match $1 (deb822 or one-line).
+host_uri() {
+  local suite=$1 f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk -v suite="$suite" 'BEGIN { RS = "" } {
+      n = split($0, line, "\n"); uri = ""; hit = 0
+      for (i = 1; i <= n; i++) {
+        split(line[i], w, " ")
+        if (w[1] == "URIs:") uri = w[2]
+        if (w[1] == "Suites:") for (j = 2; j in w; j++) if (w[j] == suite) hit = 1
+      }
+      if (hit && uri ~ /^https?:/) print uri
+    }' "$f"
+  done
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+    | awk -v suite="$suite" '$1 == "deb" {
+        for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { if ($(i + 1) == suite) print $i; break }
+      }'
+  return 0  # no match (or no sources.list) is not an error: the caller falls back
+}
+mirror=${2:-$(host_uri bookworm | sed -n 1p)}
+mirror=${mirror:-http://deb.debian.org/debian}
+security=$(host_uri bookworm-security | sed -n 1p)
+security=${security:-http://deb.debian.org/debian-security}
+
 work=$(mktemp -d /var/tmp/fnl-image.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 rootfs="$work/rootfs"
+# Downloaded .debs are kept across builds: a rebuild does not fetch them again (slow mirrors).
+cache=/var/cache/fnl-deploy/debootstrap
+mkdir -p "$cache" "$rootfs/etc/dpkg/dpkg.cfg.d"
+# dpkg fsyncs every file by default; a throw-away tree does not need it. Removed again
+# below, so servers run dpkg with its safe defaults.
+echo force-unsafe-io >"$rootfs/etc/dpkg/dpkg.cfg.d/fnl-build-unsafe-io"
 
 packages=$(grep -v '^#' "$here/packages.txt" | grep -v '^$' | paste -sd, -)
-debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+echo "debootstrap bookworm from $mirror"
+debootstrap --variant=minbase --cache-dir="$cache" --include="$packages" \
+  bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
   || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
+rm -f "$rootfs/etc/dpkg/dpkg.cfg.d/fnl-build-unsafe-io"
 
-cat >"$rootfs/etc/apt/sources.list" <<SOURCES
-deb $mirror bookworm main
-deb $mirror bookworm-updates main
-deb ${mirror%/debian}/debian-security bookworm-security main
+echo "container settings"
+# The host's mirror, so servers install packages exactly as the host does.
+rm -f "$rootfs/etc/apt/sources.list"
+cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<SOURCES
+Types: deb
+URIs: $mirror
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
-# Debian's security mirror has its own path; fall back to the canonical one for other mirrors.
-if [ "$mirror" != "http://deb.debian.org/debian" ]; then
-  sed -i "s#^deb .*debian-security#deb http://deb.debian.org/debian-security#" "$rootfs/etc/apt/sources.list"
-fi
 
 # French and English locales, for services and for the people reading their logs.
 sed -i -e 's/^# *fr_FR.UTF-8/fr_FR.UTF-8/' -e 's/^# *en_US.UTF-8/en_US.UTF-8/' "$rootfs/etc/locale.gen"
@@ -46,13 +90,13 @@ ExecStartPre=/usr/bin/ssh-keygen -A
 ExecStartPre=/usr/sbin/sshd -t
 UNIT
 : >"$rootfs/etc/machine-id"
-apt_cache="$rootfs/var/cache/apt/archives"
-rm -f "$apt_cache"/*.deb
+rm -f "$rootfs"/var/cache/apt/archives/*.deb
 # No package index in the image: it would only be stale. The apt cache files go too, or
 # apt would believe an index is fresh when there is none.
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
 
-tar -C "$rootfs" --numeric-owner -c . | podman import \
+echo "podman import $tag"
+tar -C "$rootfs" --numeric-owner -c . | podman import --quiet \
   --change 'CMD ["/sbin/init"]' \
   --change 'ENV container=podman' \
   --change 'STOPSIGNAL SIGRTMIN+3' \

@@ -49,6 +49,12 @@ def server_exec(server: str, *command: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture(scope="session")
+def lab_up() -> list[lab.LabServer]:
+    """The lab's servers, started if needed (a running lab is kept as it is)."""
+    return lab.up(LAB)
+
+
 @dataclass
 class Lab:
     inventory: Path
