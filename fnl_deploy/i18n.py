@@ -266,10 +266,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no server '{value}' in hosts.yml (servers: {known})",
         "aucun serveur « {value} » dans hosts.yml (serveurs : {known})",
     ),
-    "rule.quota_over_cap": (
-        "mailbox quotas add up to {total}, over the tenant cap of {cap}",
-        "les quotas des boîtes totalisent {total}, au-delà du plafond de {cap}",
-    ),
     "rule.mailbox_quota_over_cap": (
         "mailbox quota {quota} is larger than the tenant cap {cap}",
         "le quota de la boîte {quota} dépasse le plafond de la collectivité {cap}",
@@ -283,10 +279,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rule.alias_domain_is_primary": (
         "alias domain {domain} is the tenant's primary domain",
         "le domaine alias {domain} est le domaine principal de la collectivité",
-    ),
-    "rule.no_mailbox_successor": (
-        "'{value}' has no mailbox, so it cannot receive this",
-        "« {value} » n'a pas de boîte, il ne peut donc pas recevoir ceci",
     ),
     "rule.list_empty": (
         "a list needs at least one member",

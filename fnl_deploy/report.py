@@ -46,10 +46,6 @@ class Result:
         }
 
 
-def stdout() -> Console:
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
-
-
 def say(text: str) -> None:
     """Plain text on stdout: no markup interpretation, no wrapping."""
     sys.stdout.write(text + "\n")
