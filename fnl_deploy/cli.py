@@ -14,6 +14,7 @@ import click
 
 from fnl_deploy import __version__, dns, lab
 from fnl_deploy.commands import (
+    archive_list,
     compile_to,
     dns_check,
     dns_show,
@@ -33,6 +34,7 @@ from fnl_deploy.report import (
     print_error,
     print_json,
     print_warnings,
+    render_archives,
     render_changes,
     render_failures,
     say,
@@ -193,6 +195,28 @@ def password_reset_cmd(address: str, inventory: Path) -> tuple[Result, Callable[
     return result, lambda: say(
         t("password.reset", address=data["address"], password=password, tenant=data["tenant"])
     )
+
+
+@main.group("archive")
+def archive_group() -> None:
+    """Archives of removed mailboxes (tar.gz with a SHA-256 manifest, kept on the servers)."""
+
+
+@archive_group.command("list")
+@click.argument("tenant", required=False)
+@click.option("--verify", is_flag=True, help="Recompute each archive's SHA-256 on its server.")
+@inventory_option
+@command("archive list")
+def archive_list_cmd(
+    tenant: str | None, verify: bool, inventory: Path
+) -> tuple[Result, Callable[[], None]]:
+    """Every archive of a removed mailbox, on every server (or TENANT's).
+
+    Exit 0: all listed archives are present (and verified with --verify); 1: one is
+    missing or does not match its checksum, or a server did not answer.
+    """
+    result = archive_list(inventory, tenant, verify)
+    return result, lambda: say(render_archives(result.data))
 
 
 @main.group("dns")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,12 @@ def run_playbook(
         if not request.check and outcome.status not in ("successful", "refused"):
             runner.release_lock(run)
         runner.finish_run_record(run, outcome)
+    # Keys the servers hold, published by `dns show` (a plan reads them too, changing nothing).
+    dns.save_dkim_keys(root, outcome.dkim)
     if not request.check and outcome.status == "successful":
-        runner.clear_applied_resets(deployment, resets)
+        runner.after_successful_apply(
+            deployment, resets, whole=request.tenant is None and request.limit is None
+        )
     data = outcome.as_dict()
     data["summary"] = summarize(outcome.changes)
     if outcome.failures or outcome.rc:
@@ -117,6 +122,30 @@ def run_playbook(
     # plan: 0 nothing to do, 2 changes pending (like terraform plan -detailed-exitcode).
     exit_code = 2 if request.check and outcome.changes else 0
     return Result(command, data=data, exit_code=exit_code, warnings=list(deployment.warnings))
+
+
+def archive_list(root: Path, tenant_id: str | None, verify: bool = False) -> Result:
+    """Archives of removed mailboxes on every server (or the tenant's), read-only."""
+    deployment = load_deployment(root)
+    run_id = runner.new_run_id() + "-archives"
+    run_dir = (root / runner.RUNS_DIR / run_id).resolve()
+    request = runner.RunRequest(check=True, tenant=tenant_id, playbook="archives.yml")
+    run = runner.build_run(deployment, request, run_id, run_dir, [])
+    run.extravars["fnl_archive_verify"] = verify
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "extravars.json").write_text(json.dumps(run.extravars, indent=1))
+    outcome = runner.execute(run)
+    archives = [a for a in outcome.archives if tenant_id is None or a.get("tenant") == tenant_id]
+    archives.sort(key=lambda a: (a.get("tenant", ""), a.get("address", ""), a.get("created", "")))
+    data = {"archives": archives, "failures": outcome.failures}
+    if outcome.failures or outcome.rc:
+        result = Result("archive list", data=data, exit_code=1)
+        result.errors = [
+            {"message": f"{f['server']}: {f['message']}", "hint": None} for f in outcome.failures
+        ] or [{"message": f"ansible-playbook exited with {outcome.rc}", "hint": None}]
+        return result
+    broken = [a for a in archives if not a.get("present") or a.get("verified") is False]
+    return Result("archive list", data=data, exit_code=1 if broken else 0)
 
 
 def summarize(changes: list[runner.Change]) -> dict[str, int]:

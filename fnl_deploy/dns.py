@@ -85,6 +85,19 @@ def mta_sts_id(mx_hosts: list[str], mode: str) -> str:
     return hashlib.sha256(f"{mode}|{'|'.join(sorted(mx_hosts))}".encode()).hexdigest()[:20]
 
 
+def save_dkim_keys(root: Path, keys: dict[str, dict[str, str]]) -> None:
+    """Cache the DKIM public keys fetched from the servers at apply (or plan)."""
+    for domain, key in sorted(keys.items()):
+        path = root / DKIM_CACHE / f"{domain}.json"
+        wanted = {"selector": str(key["selector"]), "public_key": str(key["public_key"])}
+        if dkim_key(root, domain) == (wanted["selector"], wanted["public_key"]):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(wanted, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+
 def dkim_key(root: Path, domain: str) -> tuple[str, str] | None:
     """(selector, public key) fetched from the server at apply, if any."""
     path = root / DKIM_CACHE / f"{domain}.json"

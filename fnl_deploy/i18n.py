@@ -505,6 +505,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{address} is not the mailbox of a person in the tenant files",
         "{address} n'est la boîte d'aucune personne dans les fichiers des collectivités",
     ),
+    "archive.none": (
+        "No archive: no mailbox has been removed from the tenant files.",
+        "Aucune archive : aucune boîte n'a été retirée des fichiers de commune.",
+    ),
+    "archive.present": ("present", "présente"),
+    "archive.verified": ("checksum ok", "somme de contrôle ok"),
+    "archive.corrupt": ("CHECKSUM MISMATCH", "SOMME DE CONTRÔLE FAUSSE"),
+    "archive.missing": ("MISSING", "ABSENTE"),
     "password.reset": (
         "New password for {address}: {password}\nIt reaches the server at the next "
         "`fnl-deploy apply --tenant {tenant}`; hand it to its owner, who should change it.",

@@ -150,6 +150,44 @@ def render_changes(data: dict[str, Any], planned: bool) -> str:
     return "\n".join(lines)
 
 
+def render_archives(data: dict[str, Any]) -> str:
+    """Archives of removed mailboxes, one row each, with a status an admin can act on."""
+    archives = data["archives"]
+    if not archives:
+        return t("archive.none")
+    rows = []
+    for a in archives:
+        if not a.get("present"):
+            state = t("archive.missing")
+        elif a.get("verified") is True:
+            state = t("archive.verified")
+        elif a.get("verified") is False:
+            state = t("archive.corrupt")
+        else:
+            state = t("archive.present")
+        rows.append(
+            (
+                a.get("tenant", ""),
+                readable(a.get("address", "")),
+                a.get("created", ""),
+                a.get("messages", 0),
+                _size(int(a.get("bytes", 0))),
+                f"{a.get('server', '')}:{a.get('archive', '')}",
+                a.get("sha256", "")[:16],
+                state,
+            )
+        )
+    columns = ["tenant", "address", "archived", "messages", "size", "archive", "sha256", "state"]
+    return table(columns, rows)
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n} B"
+
+
 def render_failures(data: dict[str, Any]) -> str:
     return "\n".join(
         f"{f['server']}: {f['task']}: {f['message']}" for f in data.get("failures", [])

@@ -102,6 +102,10 @@ class RunOutcome:
     never_provisioned: list[str] = field(default_factory=list)
     tasks: int = 0
     duration: float = 0.0
+    #: Archives of removed mailboxes the servers listed (playbooks/archives.yml).
+    archives: list[dict[str, Any]] = field(default_factory=list)
+    #: DKIM public keys the servers reported: domain -> {"selector", "public_key"}.
+    dkim: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -261,10 +265,17 @@ def write_credentials(
     return resets
 
 
-def clear_applied_resets(deployment: Deployment, resets: list[str]) -> None:
-    if resets:
-        store = PasswordStore.open(deployment.root)
-        store.clear_resets(resets)
+def after_successful_apply(deployment: Deployment, resets: list[str], whole: bool) -> None:
+    """Resets are done; after an apply of every tenant, the accounts that left the files
+    are disabled on the servers, so their passwords are retired (a later owner of the
+    address gets a new one)."""
+    store = PasswordStore.open(deployment.root)
+    store.clear_resets(resets)
+    retired = []
+    if whole:
+        states = compile_deployment(deployment)
+        retired = store.retire_all_but([a for s in states.values() for a in person_addresses(s)])
+    if resets or retired:
         store.save()
 
 
@@ -379,6 +390,10 @@ class EventCollector:
         action = data.get("task_action", "")
         if action.endswith("fnl_state") and res.get("provisioned") is False:
             self.outcome.never_provisioned.append(host)
+        if isinstance(res.get("fnl_archives"), list):
+            self.outcome.archives += [{"server": host, **a} for a in res["fnl_archives"]]
+        if isinstance(res.get("fnl_dkim"), dict):
+            self.outcome.dkim.update(res["fnl_dkim"])
         if not res.get("changed") or action.split(".")[-1] in BOOKKEEPING:
             return
         role = data.get("role") or "site"

@@ -7,7 +7,7 @@ import os
 import secrets
 import string
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,23 +60,32 @@ def hash_password(password: str) -> str:
 
 @dataclass
 class PasswordStore:
-    """address → {password, hash, created, reset}: encrypted at rest with ansible-vault."""
+    """address → {password, hash, created, reset}: encrypted at rest with ansible-vault.
+
+    ``retired`` keeps, for the record, the entries of accounts that left the tenant files:
+    an address given to someone new later gets a new password, never the old one.
+    """
 
     root: Path
     entries: dict[str, dict[str, Any]]
+    retired: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def open(cls, root: Path) -> PasswordStore:
         path = root / STORE
         if not path.exists():
             return cls(root, {})
-        data = _vault(root).decrypt(path.read_bytes())
-        return cls(root, json.loads(data))
+        data = json.loads(_vault(root).decrypt(path.read_bytes()))
+        if "accounts" not in data:  # the first format: a flat address → entry mapping
+            return cls(root, data)
+        return cls(root, data["accounts"], data.get("retired", []))
 
     def save(self) -> None:
         path = self.root / STORE
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(self.entries, sort_keys=True, indent=1).encode()
+        payload = json.dumps(
+            {"accounts": self.entries, "retired": self.retired}, sort_keys=True, indent=1
+        ).encode()
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(_vault(self.root).encrypt(payload))
         os.chmod(tmp, 0o600)
@@ -113,6 +122,15 @@ class PasswordStore:
             "hashes": {a: self.entries[a]["hash"] for a in sorted(addresses) if a in self.entries},
             "resets": sorted(a for a in addresses if self.entries.get(a, {}).get("reset")),
         }
+
+    def retire_all_but(self, addresses: list[str]) -> list[str]:
+        """Set aside the entries of accounts no longer in the files; return their addresses."""
+        keep = set(addresses)
+        gone = sorted(a for a in self.entries if a not in keep)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for address in gone:
+            self.retired.append({"address": address, "retired": stamp, **self.entries.pop(address)})
+        return gone
 
     def clear_resets(self, addresses: list[str]) -> None:
         for address in addresses:

@@ -68,8 +68,11 @@ def lab_platform() -> Lab:
 
     Recreating the containers costs ~20 s with the image cached, and makes the first plan
     a plan against never-provisioned servers, as on a new platform.
+    FNL_TEST_REUSE_LAB=1 (for developers iterating on tests, never in CI) keeps the running
+    lab instead, so the "first" plan is then whatever is pending.
     """
-    lab.down(LAB)
+    if os.environ.get("FNL_TEST_REUSE_LAB") != "1":
+        lab.down(LAB)
     lab.up(LAB)
     first_plan = fnl("plan")
     first_apply = fnl("apply")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import imaplib
 import json
 import os
 import signal
+import smtplib
 import subprocess
 import time
 
 import pytest
 
 from tests.e2e.conftest import FNL, LAB, fnl, server_exec
+from tests.e2e.mailclient import find, imap, password, send_inbound, token, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -81,25 +84,39 @@ def test_plan_after_an_edit_shows_exactly_what_apply_does(lab_copy):
     assert _changes(json.loads(apply.stdout)) == _changes(planned)
     assert fnl("plan", inventory=lab_copy).rc == 0
     first_maildir = _directory(f"SELECT maildir FROM fnl.mailbox WHERE address = '{NOEL}'")
+    first_password = password(NOEL, lab_copy)
+    private = f"private {token()}"
+    send_inbound("mail1", [NOEL], private)
+    wait_for("mail1", NOEL, private, secret=first_password)
 
-    # Removing the person disables the account; nothing is deleted.
+    # Removing the person disables the account, then archives its mail; nothing is lost.
     tenant.write_text(text, encoding="utf-8")
     removal = fnl("plan", inventory=lab_copy)
     assert "- mailbox noel.berard@mairie-ambel.fr  (disabled, login refused, mail kept)" in (
         removal.stdout
     )
-    assert fnl("apply", inventory=lab_copy).rc == 0
-    assert _directory(f"SELECT state FROM fnl.mailbox WHERE address = '{NOEL}'") == ["disabled"]
+    removed = fnl("apply", inventory=lab_copy)
+    assert removed.rc == 0, removed.stdout
+    assert "~ archive noel.berard@mairie-ambel.fr  (1 messages" in removed.stdout
+    assert _directory(f"SELECT state FROM fnl.mailbox WHERE address = '{NOEL}'") == ["archived"]
+    with pytest.raises(imaplib.IMAP4.error), imap("mail1", NOEL, first_password):
+        pass
+    with pytest.raises(smtplib.SMTPRecipientsRefused):  # bounces: no successor declared
+        send_inbound("mail1", [NOEL], f"after {token()}")
 
-    # Given again to someone, the address starts with a new, empty mail directory.
+    # Given again to someone, the address starts with a new password and an empty mailbox.
     tenant.write_text(text.replace("people:\n", person, 1), encoding="utf-8")
     assert fnl("apply", inventory=lab_copy).rc == 0
     rows = _directory(
         f"SELECT state || ':' || maildir FROM fnl.mailbox WHERE address = '{NOEL}'"
         " ORDER BY created_at"
     )
-    assert rows[0] == f"disabled:{first_maildir[0]}"
+    assert rows[0] == f"archived:{first_maildir[0]}"
     assert rows[1].startswith("active:") and rows[1] != f"active:{first_maildir[0]}"
+    second_password = password(NOEL, lab_copy)
+    assert second_password != first_password
+    with imap("mail1", NOEL, second_password) as client:
+        assert find(client, "INBOX", private) == []
 
     # Put the lab back as the example files describe it.
     tenant.write_text(text, encoding="utf-8")

@@ -27,6 +27,11 @@ options:
     elements: str
     description: Only these tenant ids are synced (fnl-deploy apply --tenant); others untouched.
   database: {type: str, default: fnl_directory, description: Database name.}
+  readers:
+    type: list
+    elements: str
+    default: []
+    description: Database roles (named after the services' system accounts) that read the views.
 """
 
 import json
@@ -96,7 +101,90 @@ MIGRATIONS = [
         PRIMARY KEY (mailbox, member)
     );
     """,
+    # 2: what the mail services read, live. Only views: Postfix and Dovecot (and later
+    # SOGo) see active accounts of active domains of active tenants, nothing else.
+    """
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fnl_reader') THEN
+            CREATE ROLE fnl_reader NOLOGIN;
+        END IF;
+    END $$;
+    CREATE VIEW fnl.mail_domain AS
+        SELECT d.name, d.alias_of, d.tenant_id
+        FROM fnl.domain d JOIN fnl.tenant t ON t.id = d.tenant_id
+        WHERE d.state = 'active' AND t.state = 'active';
+    CREATE VIEW fnl.mail_account AS
+        SELECT m.address, m.kind, m.display_name, m.password_hash, m.quota_bytes,
+               m.maildir, m.tenant_id, m.domain, m.local_part
+        FROM fnl.mailbox m
+        JOIN fnl.mail_domain d ON d.name = m.domain AND d.tenant_id = m.tenant_id
+        WHERE m.state = 'active';
+    -- Where mail to an address goes when it is not a mailbox: aliases, lists, and every
+    -- address of a domain repeated in its alias domains (local@alias -> local@domain).
+    CREATE VIEW fnl.mail_forward AS
+        WITH direct AS (
+            SELECT f.address, f.target
+            FROM fnl.forward f JOIN fnl.tenant t ON t.id = f.tenant_id
+            WHERE t.state = 'active'
+        ), known AS (
+            SELECT address FROM fnl.mail_account UNION SELECT address FROM direct
+        )
+        SELECT address, target FROM direct
+        UNION ALL
+        SELECT split_part(k.address, '@', 1) || '@' || d.name, k.address
+        FROM known k JOIN fnl.mail_domain d ON d.alias_of = split_part(k.address, '@', 2);
+    -- Who may send as an address: its owner, the people an alias reaches, members with
+    -- full rights on a shared mailbox; the same for the address in each alias domain.
+    CREATE VIEW fnl.sender_login AS
+        WITH base AS (
+            SELECT address AS sender, address AS login
+            FROM fnl.mail_account WHERE kind = 'person'
+            UNION
+            SELECT f.address, f.target
+            FROM fnl.forward f JOIN fnl.mail_account a ON a.address = f.target
+            WHERE f.kind = 'alias' AND a.kind = 'person'
+            UNION
+            SELECT r.mailbox, r.member
+            FROM fnl.shared_right r
+            JOIN fnl.mail_account s ON s.address = r.mailbox
+            JOIN fnl.mail_account a ON a.address = r.member
+            WHERE r.rights = 'full'
+        )
+        SELECT sender, login FROM base
+        UNION
+        SELECT split_part(b.sender, '@', 1) || '@' || d.name, b.login
+        FROM base b JOIN fnl.mail_domain d ON d.alias_of = split_part(b.sender, '@', 2);
+    -- Rights members hold on shared mailboxes of their own tenant, for the IMAP ACLs.
+    CREATE VIEW fnl.mail_shared_right AS
+        SELECT r.mailbox, r.member, r.rights, s.maildir
+        FROM fnl.shared_right r
+        JOIN fnl.mail_account s ON s.address = r.mailbox
+        JOIN fnl.mail_account a ON a.address = r.member AND a.tenant_id = s.tenant_id;
+    GRANT USAGE ON SCHEMA fnl TO fnl_reader;
+    GRANT SELECT ON fnl.mail_domain, fnl.mail_account, fnl.mail_forward, fnl.sender_login,
+        fnl.mail_shared_right TO fnl_reader;
+    """,
 ]
+
+
+def ensure_readers(cur, readers):
+    """Login roles (peer authentication: same name as the service's system account) that
+    may read the directory's views and nothing else. Returns the roles it created."""
+    created = []
+    for name in readers:
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+        if cur.fetchone() is None:
+            cur.execute('CREATE ROLE "%s" LOGIN IN ROLE fnl_reader' % name.replace('"', ""))
+            created.append(name)
+        else:
+            cur.execute(
+                "SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+                "JOIN pg_roles r ON r.oid = m.member "
+                "WHERE g.rolname = 'fnl_reader' AND r.rolname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute('GRANT fnl_reader TO "%s"' % name.replace('"', ""))
+                created.append(name)
+    return created
 
 
 def migrate(cur):
@@ -413,6 +501,7 @@ def main():
             "credentials_file": {"type": "path"},
             "scope": {"type": "list", "elements": "str"},
             "database": {"type": "str", "default": "fnl_directory"},
+            "readers": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -440,7 +529,8 @@ def main():
         with connection.cursor() as cur:
             before = migrate(cur)
             changes = Sync(cur, desired["tenants"], params["scope"], credentials).run()
-            schema_changed = created or before < len(MIGRATIONS)
+            readers_created = ensure_readers(cur, params["readers"])
+            schema_changed = created or before < len(MIGRATIONS) or bool(readers_created)
         # Check mode computes everything against the live data, then leaves it untouched.
         if module.check_mode:
             connection.rollback()
