@@ -20,6 +20,7 @@ from fnl_deploy.commands import (
     dns_show,
     list_tenants,
     password_reset,
+    password_show,
     run_playbook,
     schema_json,
     validate,
@@ -194,6 +195,22 @@ def password_reset_cmd(address: str, inventory: Path) -> tuple[Result, Callable[
     data = result.data
     return result, lambda: say(
         t("password.reset", address=data["address"], password=password, tenant=data["tenant"])
+    )
+
+
+@password_group.command("show")
+@click.argument("address")
+@inventory_option
+@command("password show")
+def password_show_cmd(address: str, inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Print the initial (or last reset) password of ADDRESS, to hand to its owner.
+
+    Printed on the terminal only, never in --json output or logs. It stops working once
+    its owner changes it.
+    """
+    result, password = password_show(inventory, address)
+    return result, lambda: say(
+        t("password.show", address=result.data["address"], password=password)
     )
 
 

@@ -168,8 +168,8 @@ def compile_to(root: Path, out: Path) -> Result:
     return Result("compile", data={"files": files}, warnings=list(deployment.warnings))
 
 
-def password_reset(root: Path, address: str) -> tuple[Result, str]:
-    """Give an account a new generated password, shipped as a hash at the next apply."""
+def _person_account(root: Path, address: str) -> tuple[str, str]:
+    """(A-label address, tenant id) of a person's account in the tenant files."""
     deployment = load_deployment(root)
     states = compile_deployment(deployment)
     owners = {
@@ -184,11 +184,27 @@ def password_reset(root: Path, address: str) -> tuple[Result, str]:
         wanted = f"{local}@{to_a_label(domain)}"
     if wanted not in owners:
         raise errors.UsageError(t("password.unknown", address=address))
+    return wanted, owners[wanted]
+
+
+def password_reset(root: Path, address: str) -> tuple[Result, str]:
+    """Give an account a new generated password, shipped as a hash at the next apply."""
+    wanted, tenant = _person_account(root, address)
     store = PasswordStore.open(root)
     password = store.reset(wanted)
     store.save()
-    data = {"address": wanted, "tenant": owners[wanted]}
-    return Result("password reset", data=data), password
+    return Result("password reset", data={"address": wanted, "tenant": tenant}), password
+
+
+def password_show(root: Path, address: str) -> tuple[Result, str]:
+    """The initial (or last reset) password of an account, from the encrypted store, to
+    hand to its owner. Once the owner changes it, the stored one no longer works."""
+    wanted, tenant = _person_account(root, address)
+    entry = PasswordStore.open(root).entries.get(wanted)
+    if entry is None:
+        raise errors.UsageError(t("password.not_yet", address=wanted))
+    data = {"address": wanted, "tenant": tenant, "created": entry.get("created")}
+    return Result("password show", data=data), entry["password"]
 
 
 def dns_check(

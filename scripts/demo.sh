@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up this machine, bring up the local lab (real Debian 12 servers in
-# Podman), provision the example communes on it, and show that a second apply changes
-# nothing. Run as root on Debian 12; re-running is safe.
+# Podman), provision the example communes on it, show that a second apply changes
+# nothing, and end with a mail exchange between two communes that can be typed again.
+# Run as root on Debian 12; re-running is safe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -30,3 +31,6 @@ fnl-deploy apply -i "$LAB"
 
 step "Apply again: nothing left to change"
 fnl-deploy apply -i "$LAB"
+
+step "Mail between two communes: Saint-Étienne-de-Crossey ↔ Ambel (scripts/mail-exchange.sh)"
+./scripts/mail-exchange.sh

@@ -214,9 +214,26 @@ def test_a_full_mailbox_refuses_mail_and_its_owner_is_warned(lab_copy):
     code, text = refused.value.recipients[QUOTA]
     assert code == 552 and b"5.2.2" in text
 
-    # Put the lab back; the removed mailbox is archived, not deleted.
-    (lab_copy / "tenants" / "ambel.yml").write_text(original, encoding="utf-8")
-    assert fnl("apply", inventory=lab_copy).rc == 0
+    # The person leaves; their address now reaches a successor, declared as an alias.
+    # Their mailbox is archived, not deleted.
+    successor = original.replace(
+        "aliases:\n", f"aliases:\n  - address: test.quota\n    to: [{ANNE.split('@')[0]}]\n", 1
+    )
+    if successor == original:
+        successor = (
+            original + f"aliases:\n  - address: test.quota\n    to: [{ANNE.split('@')[0]}]\n"
+        )
+    tenant = lab_copy / "tenants" / "ambel.yml"
+    tenant.write_text(successor, encoding="utf-8")
+    left = fnl("apply", inventory=lab_copy)
+    assert left.rc == 0, left.stdout + left.stderr
     listed = json.loads(fnl("archive", "list", "ambel", "--verify", "--json").stdout)
     mine = [a for a in listed["data"]["archives"] if a["address"] == QUOTA]
     assert mine and mine[-1]["verified"] and mine[-1]["messages"] >= 2
+    forwarded = f"forwarded {token()}"
+    assert send_inbound("mail1", [QUOTA], forwarded) == {}
+    wait_for("mail1", ANNE, forwarded)
+
+    # Back to the example files.
+    tenant.write_text(original, encoding="utf-8")
+    assert fnl("apply", inventory=lab_copy).rc == 0

@@ -158,3 +158,18 @@ def test_rcpnt_warning_for_a_domain_outside_fr(example: Path) -> None:
 
 def test_no_warning_for_french_extensions(deployment: Deployment) -> None:
     assert deployment.warnings == ()
+
+
+def test_keys_fetched_at_apply_are_saved_once_and_then_published(example: Path) -> None:
+    from fnl_deploy.dns import dkim_key, save_dkim_keys
+
+    key = {"selector": "fnl202611", "public_key": "MIIBIjAN"}
+    save_dkim_keys(example, {"voiron.fr": key})
+    path = example / ".fnl" / "dkim" / "voiron.fr.json"
+    stamp = path.stat().st_mtime_ns
+    save_dkim_keys(example, {"voiron.fr": key})  # unchanged: not rewritten
+    assert path.stat().st_mtime_ns == stamp
+    assert dkim_key(example, "voiron.fr") == ("fnl202611", "MIIBIjAN")
+    deployment = load_deployment(example)
+    names = [r.name for r in tenant_records(deployment, deployment.tenant("voiron"))]
+    assert "fnl202611._domainkey" in names

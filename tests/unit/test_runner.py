@@ -193,3 +193,30 @@ def test_a_held_lock_is_reported_with_its_holder(tmp_path):
         )
     )
     assert json.loads(outcome.failures[0]["lock_holder"])["holder"] == "alice@laptop (pid 12)"
+
+
+def test_dkim_keys_and_archives_reported_by_modules_are_collected():
+    outcome = runner.RunOutcome("r", Path("/tmp/r"), check=True)
+    collect = runner.EventCollector(outcome, None)
+    key = {"selector": "fnl202611", "public_key": "MIIB"}
+    collect(
+        _event(
+            "runner_on_ok",
+            host="mail1",
+            task="Sync DKIM keys",
+            task_action="fnl_mailstore",
+            res={"changed": False, "fnl_dkim": {"mairie-ambel.fr": key}, "fnl_changes": []},
+        )
+    )
+    collect(
+        _event(
+            "runner_on_ok",
+            host="mail2",
+            task="Read the archive index",
+            task_action="fnl_archives",
+            res={"changed": False, "fnl_archives": [{"address": "a@voiron.fr"}]},
+        )
+    )
+    assert outcome.dkim == {"mairie-ambel.fr": key}
+    assert outcome.archives == [{"server": "mail2", "address": "a@voiron.fr"}]
+    assert outcome.changes == []

@@ -66,3 +66,16 @@ def test_generated_passwords_are_long_and_unambiguous():
     password = secrets.generate_password()
     assert len(password) == 16
     assert not set(password) & set("0O1lI")
+
+
+def test_accounts_that_left_the_files_are_retired_and_a_new_owner_gets_a_new_password(root):
+    store = secrets.PasswordStore.open(root)
+    store.ensure(["a@x.fr", "b@x.fr"])
+    old = store.entries["b@x.fr"]["password"]
+    assert store.retire_all_but(["a@x.fr"]) == ["b@x.fr"]
+    store.save()
+    again = secrets.PasswordStore.open(root)
+    assert list(again.entries) == ["a@x.fr"]
+    assert again.retired[0]["address"] == "b@x.fr" and again.retired[0]["password"] == old
+    assert again.ensure(["a@x.fr", "b@x.fr"]) == ["b@x.fr"]
+    assert again.entries["b@x.fr"]["password"] != old
