@@ -6,6 +6,7 @@ from __future__ import annotations
 import imaplib
 import json
 import smtplib
+import socket
 
 import dkim
 import pytest
@@ -237,3 +238,25 @@ def test_a_full_mailbox_refuses_mail_and_its_owner_is_warned(lab_copy):
     # Back to the example files.
     tenant.write_text(original, encoding="utf-8")
     assert fnl("apply", inventory=lab_copy).rc == 0
+
+
+def test_imap_on_143_requires_starttls_before_login(lab_platform):
+    client = imaplib.IMAP4("127.0.0.1", port("mail1", 143))
+    try:
+        assert "LOGINDISABLED" in client.capabilities
+        with pytest.raises(imaplib.IMAP4.error):
+            client.login(ANNE, password(ANNE))
+        client.starttls(ssl_context=tls_context("mail1"))
+        assert client.login(ANNE, password(ANNE))[0] == "OK"
+    finally:
+        client.logout()
+
+
+def test_managesieve_answers_on_4190(lab_platform):
+    with socket.create_connection(("127.0.0.1", port("mail1", 4190)), timeout=30) as sock:
+        greeting = b""
+        while b"OK" not in greeting:
+            chunk = sock.recv(4096)
+            assert chunk, greeting
+            greeting += chunk
+    assert b'"SIEVE"' in greeting and b'"STARTTLS"' in greeting

@@ -20,3 +20,16 @@ def test_firewall_opens_the_mail_ports_the_tenants_need(host):
     ruleset = host.run("nft list table inet fnl_filter").stdout
     for port in (25, 465, 587, 993):
         assert f"tcp dport {port} accept" in ruleset
+
+
+def test_mail_services_answer_for_both_communes(host):
+    for service in ("postfix", "dovecot", "rspamd", "redis-server", "postgresql"):
+        assert host.service(service).is_running, service
+    for port in (25, 465, 587, 993):
+        assert host.socket(f"tcp://0.0.0.0:{port}").is_listening, port
+    lookup = "postmap -q {} proxy:pgsql:/etc/postfix/pgsql/virtual_mailbox_maps.cf"
+    assert host.run(lookup.format("gerard.chabert@xn--chevis-9ua.fr")).stdout.strip() == "1"
+    assert host.run(lookup.format("nobody@xn--chevis-9ua.fr")).stdout.strip() == ""
+    selectors = host.file("/etc/rspamd/dkim_selectors.map").content_string
+    assert "xn--chevis-9ua.fr fnl" in selectors
+    assert "saint-etienne-de-crossey.fr fnl" in selectors
