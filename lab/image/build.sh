@@ -79,6 +79,15 @@ for unit in getty@tty1.service console-getty.service systemd-networkd-wait-onlin
             systemd-remount-fs.service systemd-firstboot.service; do
   ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
 done
+# In these containers (runc, cgroups v1) systemd is not told when a stopped service's
+# cgroup empties, so every stop of a multi-process service waits out the stop timeout
+# (90 s by default: a dovecot restart during its installation took 122 s). The lab
+# shortens the wait; real servers keep Debian's default.
+mkdir -p "$rootfs/etc/systemd/system.conf.d"
+cat >"$rootfs/etc/systemd/system.conf.d/10-fnl-lab.conf" <<'CONF'
+[Manager]
+DefaultTimeoutStopSec=10s
+CONF
 # sshd host keys are made per container at first boot, never baked into the image.
 rm -f "$rootfs"/etc/ssh/ssh_host_*
 mkdir -p "$rootfs/etc/systemd/system/ssh.service.d"

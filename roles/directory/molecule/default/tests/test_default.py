@@ -32,4 +32,14 @@ def test_each_account_has_its_own_mail_directory(host):
 
 
 def test_schema_is_versioned(host):
-    assert psql(host, "SELECT max(version) FROM fnl.schema_version") == ["1"]
+    assert psql(host, "SELECT max(version) FROM fnl.schema_version") == ["2"]
+
+
+def test_services_read_the_views_and_nothing_else(host):
+    as_dovecot = "SET ROLE dovecot; SELECT address FROM fnl.mail_account ORDER BY address"
+    assert psql(host, as_dovecot)[-2:] == ["anne.vial@mairie-ambel.fr", "mairie@mairie-ambel.fr"]
+    denied = host.run(
+        "runuser -u postgres -- psql -At -d fnl_directory"
+        " -c 'SET ROLE postfix; SELECT count(*) FROM fnl.mailbox'"
+    )
+    assert denied.rc != 0 and "permission denied" in denied.stderr
