@@ -119,6 +119,7 @@ def compile_tenant(deployment: Deployment, entry: TenantEntry) -> dict[str, Any]
     calendars = [
         {
             "id": calendar_id(c),
+            "address": address(calendar_id(c)),
             "name": c.name,
             "kind": c.kind.value,
             "access": sorted(

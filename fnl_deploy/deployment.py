@@ -267,7 +267,9 @@ def calendar_id(calendar: Any) -> str:
 def _addresses(entry: TenantEntry) -> Iterator[tuple[str, str, Loc]]:
     """Every local part a tenant claims: (local part, kind, location in its file).
 
-    ``kind`` is mailbox, shared, list or alias (``kind.*`` messages say it to the user).
+    ``kind`` is mailbox, shared, list, alias or calendar (``kind.*`` messages say it to the
+    user). A room, equipment or shared calendar has an account named after its id in SOGo
+    (bookings are addressed to it), so its id is an address too.
     """
     tenant = entry.tenant
     for i, person in enumerate(tenant.people):
@@ -281,6 +283,12 @@ def _addresses(entry: TenantEntry) -> Iterator[tuple[str, str, Loc]]:
             yield alias, "alias", ("people", i, "aliases", j)
     for i, alias in enumerate(tenant.aliases):
         yield alias.address, "alias", ("aliases", i, "address")
+    seen_calendars: set[str] = set()
+    for i, calendar in enumerate(tenant.calendars):
+        cid = calendar_id(calendar)
+        if cid not in seen_calendars:  # a repeated id has its own message
+            seen_calendars.add(cid)
+            yield cid, "calendar", ("calendars", i, "name")
 
 
 def _where(source: Source, loc: Loc) -> str:
@@ -422,6 +430,10 @@ def _tenant_rules(
             problems.append(source.problem(("lists", i, "members"), t("rule.list_empty")))
         for j, member in enumerate(mlist.members):
             check_person(member, ("lists", i, "members", j))
+    if tenant.services.activesync:
+        problems.append(
+            source.problem(("services", "activesync"), t("rule.activesync_unavailable"))
+        )
     calendar_ids: set[str] = set()
     for i, calendar in enumerate(tenant.calendars):
         cid = calendar_id(calendar)

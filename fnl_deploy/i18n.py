@@ -243,6 +243,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kind.shared": ("a shared mailbox", "une boîte partagée"),
     "kind.list": ("a list", "une liste"),
     "kind.alias": ("an alias", "un alias"),
+    "kind.calendar": ("a calendar or resource", "un agenda ou une ressource"),
     "rule.unknown_person": (
         "no person with id '{value}' in this tenant (known: {known})",
         "aucune personne d'identifiant « {value} » dans cette collectivité (connues : {known})",
@@ -250,6 +251,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rule.duplicate_id": (
         "person id '{value}' is used twice in this tenant",
         "l'identifiant « {value} » est utilisé deux fois dans cette collectivité",
+    ),
+    "rule.activesync_unavailable": (
+        "ActiveSync is not available: Debian's SOGo package is built without it; phones use "
+        "CalDAV, CardDAV and IMAP (docs/roles.md#groupware)",
+        "ActiveSync n'est pas disponible : le paquet SOGo de Debian est construit sans ; les "
+        "téléphones utilisent CalDAV, CardDAV et IMAP (docs/roles.md#groupware)",
     ),
     "rule.duplicate_calendar": (
         "calendar id '{value}' is used twice in this tenant (give one of them an id)",

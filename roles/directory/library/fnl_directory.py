@@ -164,6 +164,46 @@ MIGRATIONS = [
     GRANT SELECT ON fnl.mail_domain, fnl.mail_account, fnl.mail_forward, fnl.sender_login,
         fnl.mail_shared_right TO fnl_reader;
     """,
+    # 3: agenda and address book (SOGo, role groupware). Rooms, equipment and shared
+    # calendars are accounts without a password; a room's address reaches its managers.
+    # One view holds every account SOGo knows; the groupware role adds one view per domain
+    # on top of it, whose UPDATE (a password changed in the web interface) lands here.
+    """
+    CREATE TABLE fnl.calendar (
+        address text PRIMARY KEY,
+        tenant_id text NOT NULL REFERENCES fnl.tenant (id),
+        domain text NOT NULL REFERENCES fnl.domain (name),
+        kind text NOT NULL CHECK (kind IN ('shared', 'room', 'equipment')),
+        display_name text NOT NULL,
+        capacity integer,
+        state text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled'))
+    );
+    ALTER TABLE fnl.forward DROP CONSTRAINT forward_kind_check;
+    ALTER TABLE fnl.forward ADD CONSTRAINT forward_kind_check
+        CHECK (kind IN ('alias', 'list', 'resource'));
+    CREATE VIEW fnl.groupware_account AS
+        SELECT a.address AS c_uid, a.address AS c_name, a.password_hash AS c_password,
+               a.display_name AS c_cn, a.address AS mail, a.domain AS c_domain,
+               NULL::text AS c_kind, 0 AS c_multiplebookings
+        FROM fnl.mail_account a
+        UNION ALL
+        SELECT c.address, c.address, NULL, c.display_name, c.address, c.domain,
+               CASE c.kind WHEN 'room' THEN 'location' WHEN 'equipment' THEN 'thing' END,
+               CASE WHEN c.kind = 'shared' THEN 0 ELSE 1 END
+        FROM fnl.calendar c
+        JOIN fnl.mail_domain d ON d.name = c.domain AND d.tenant_id = c.tenant_id
+        WHERE c.state = 'active';
+    -- SOGo changes a password with an UPDATE on its view: only a live person's own hash.
+    CREATE FUNCTION fnl.groupware_password_change() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = fnl, pg_temp AS $$
+    BEGIN
+        IF NEW.c_password IS DISTINCT FROM OLD.c_password THEN
+            UPDATE fnl.mailbox SET password_hash = NEW.c_password
+            WHERE address = OLD.c_uid AND state = 'active' AND kind = 'person';
+        END IF;
+        RETURN NEW;
+    END $$;
+    """,
 ]
 
 
@@ -200,8 +240,7 @@ def migrate(cur):
     return current
 
 
-def change(tenant, action, kind, name, detail=""):
-    service = "mail"
+def change(tenant, action, kind, name, detail="", service="mail"):
     return {
         "tenant": tenant,
         "service": service,
@@ -239,6 +278,7 @@ class Sync:
         self.sync_mailboxes()
         self.sync_forwards()
         self.sync_rights()
+        self.sync_calendars()
         return self.changes
 
     def sync_tenants(self):
@@ -384,6 +424,10 @@ class Sync:
             for mlist in t["lists"]:
                 for member in mlist["members"]:
                     wanted[(mlist["address"], member)] = (tid, "list")
+            for calendar in t.get("calendars", []):
+                # Booking notices SOGo sends to a room or vehicle reach its managers.
+                for manager in calendar.get("managers", []):
+                    wanted[(calendar["address"], manager)] = (tid, "resource")
         for key, (tid, kind) in sorted(wanted.items()):
             if key not in current:
                 cur.execute(
@@ -427,6 +471,43 @@ class Sync:
             if key not in wanted and self.in_scope(row[2]):
                 cur.execute("DELETE FROM fnl.shared_right WHERE mailbox = %s AND member = %s", key)
                 self.changes.append(change(row[2], "-", "right", key[0], key[1]))
+
+    def sync_calendars(self):
+        cur = self.cur
+        cur.execute("SELECT address, tenant_id, kind, display_name, capacity, state "
+                    "FROM fnl.calendar")
+        current = {r[0]: r for r in cur.fetchall()}
+        wanted = {}
+        for tid, t in self.tenants.items():
+            if self.in_scope(tid) and t.get("services", {}).get("groupware", True):
+                for c in t.get("calendars", []):
+                    wanted[c["address"]] = (tid, t["domain"], c)
+        for address, (tid, domain, c) in sorted(wanted.items()):
+            row = current.get(address)
+            values = (c["kind"], c["name"], c.get("capacity"))
+            if row is None:
+                cur.execute(
+                    "INSERT INTO fnl.calendar (address, tenant_id, domain, kind, display_name,"
+                    " capacity) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (address, tid, domain) + values,
+                )
+                self.changes.append(change(tid, "+", c["kind"], address, c["name"],
+                                           service="groupware"))
+            elif row[2:5] != values or row[5] != "active" or row[1] != tid:
+                cur.execute(
+                    "UPDATE fnl.calendar SET tenant_id = %s, kind = %s, display_name = %s,"
+                    " capacity = %s, state = 'active' WHERE address = %s",
+                    (tid,) + values + (address,),
+                )
+                self.changes.append(change(tid, "~", c["kind"], address, c["name"],
+                                           service="groupware"))
+        for address, row in sorted(current.items()):
+            if address not in wanted and self.in_scope(row[1]) and row[5] == "active":
+                # Its events stay in SOGo; only the account stops being served.
+                cur.execute("UPDATE fnl.calendar SET state = 'disabled' WHERE address = %s",
+                            (address,))
+                self.changes.append(change(row[1], "-", row[2], address, "disabled, events kept",
+                                           service="groupware"))
 
 
 class EmptyDirectory:
