@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up this machine, bring up the local lab (real Debian 12 servers in
 # Podman), provision the example communes on it, show that a second apply changes
-# nothing, and end with a mail exchange between two communes that can be typed again.
+# nothing, run a mail exchange between two communes that can be typed again, and end with
+# the web interface's address and an example user to log in with.
 # Run as root on Debian 12; re-running is safe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,3 +35,6 @@ fnl-deploy apply -i "$LAB"
 
 step "Mail between two communes: Saint-Étienne-de-Crossey ↔ Ambel (scripts/mail-exchange.sh)"
 ./scripts/mail-exchange.sh
+
+step "Webmail and agenda in your browser (scripts/webmail-info.sh)"
+./scripts/webmail-info.sh

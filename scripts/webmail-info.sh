@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# How to open the lab's web interface (SOGo: mail, agenda, address book) in a browser,
+# and how to reach the same agenda from a calendar app: prints the URLs, an example user
+# of each server and their current initial password, and checks that each page answers.
+# Needs the lab applied (scripts/demo.sh). Run from the repository root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+LAB=inventories/lab
+
+password() { fnl-deploy password show "$1" -i "$LAB" | sed -n '1s/.*: //p'; }
+
+show() {  # server port, example user, what they can see
+  local port=$1 user=$2 what=$3 code
+  code=$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/SOGo/")
+  [ "$code" = 200 ] || { echo "the web interface on port $port answered $code" >&2; exit 1; }
+  cat <<INFO
+  https://127.0.0.1:$port/SOGo/
+    login:    $user
+    password: $(password "$user")
+    ($what)
+INFO
+}
+
+cat <<INFO
+Web interface (mail, agenda, address book) — open in a browser on this machine and accept
+the lab's certificate (issued by the lab's own CA, $LAB/.fnl/lab/mail1-ca.crt):
+INFO
+show 10443 marie.martin@saint-etienne-de-crossey.fr \
+  "Saint-Étienne-de-Crossey: the council's agenda, the Salle des fêtes to book"
+show 20443 camille.garnier@voiron.fr "Voiron, on the second server"
+cat <<INFO
+Calendar and contacts apps (Thunderbird, DAVx⁵, iOS): server https://127.0.0.1:10443/
+(found through /.well-known/caldav and /.well-known/carddav), same login and password.
+Passwords changed in the web interface stay changed: fnl-deploy never overwrites them.
+INFO
