@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 
-MODULE_PATH = Path(__file__).parents[2] / "roles/groupware/library/fnl_groupware.py"
-spec = importlib.util.spec_from_file_location("fnl_groupware", MODULE_PATH)
-assert spec and spec.loader
-fnl_groupware = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fnl_groupware)
+ROLES = Path(__file__).parents[2] / "roles"
+
+
+def load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# Ansible puts the roles' module_utils under ansible.module_utils when it ships a module.
+load("ansible.module_utils.fnl_postgres", ROLES / "directory/module_utils/fnl_postgres.py")
+fnl_groupware = load("fnl_groupware", ROLES / "groupware/library/fnl_groupware.py")
 
 STE = "saint-etienne-de-crossey.fr"
 

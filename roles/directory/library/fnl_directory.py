@@ -35,11 +35,10 @@ options:
 """
 
 import json
-import os
-import pwd
 import uuid
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.fnl_postgres import connect_as_postgres
 
 try:
     import psycopg2
@@ -528,22 +527,6 @@ class EmptyDirectory:
 
     def __exit__(self, *exc):
         return False
-
-
-def connect_as_postgres(database):
-    """Connect over the local socket with peer authentication as the postgres account.
-
-    The module runs as root (it reads root-only files); the socket's peer credentials are
-    taken at connect time from the effective uid, so it switches to postgres just for that.
-    """
-    postgres = pwd.getpwnam("postgres")
-    os.setegid(postgres.pw_gid)
-    os.seteuid(postgres.pw_uid)
-    try:
-        return psycopg2.connect(dbname=database, user="postgres")
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
 
 
 def database_exists(database):

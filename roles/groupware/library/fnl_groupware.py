@@ -37,7 +37,6 @@ import base64
 import hashlib
 import json
 import os
-import pwd
 import re
 import secrets
 import subprocess
@@ -47,6 +46,7 @@ import urllib.request
 from xml.sax.saxutils import escape
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.fnl_postgres import connect_as_postgres
 
 try:
     import psycopg2
@@ -81,18 +81,6 @@ def view_name(domain):
 def change(tenant, action, kind, name, detail=""):
     return {"tenant": tenant, "service": "groupware", "action": action, "kind": kind,
             "name": name, "detail": detail}
-
-
-def connect_as_postgres(database):
-    """Peer authentication as postgres over the local socket (the module runs as root)."""
-    postgres = pwd.getpwnam("postgres")
-    os.setegid(postgres.pw_gid)
-    os.seteuid(postgres.pw_uid)
-    try:
-        return psycopg2.connect(dbname=database, user="postgres")
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
 
 
 def groupware_tenants(desired, scope):

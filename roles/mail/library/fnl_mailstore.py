@@ -44,6 +44,7 @@ import subprocess
 import tarfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.fnl_postgres import connect_as_postgres
 
 try:
     import psycopg2
@@ -270,18 +271,6 @@ class Store:
         index = json.loads(read_text(path) or "[]")
         index.append(record)
         write_atomically(path, json.dumps(index, indent=1, ensure_ascii=False).encode(), 0, 0, 0o600)
-
-
-def connect_as_postgres(database):
-    """Peer authentication as postgres, as the directory module does."""
-    postgres = pwd.getpwnam("postgres")
-    os.setegid(postgres.pw_gid)
-    os.seteuid(postgres.pw_uid)
-    try:
-        return psycopg2.connect(dbname=database, user="postgres")
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
 
 
 def main():
