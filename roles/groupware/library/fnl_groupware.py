@@ -39,7 +39,6 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -303,16 +302,18 @@ class Sogo:
         self.acl(owner, '<set-roles user="%s">%s</set-roles>'
                  % (user, "".join("<%s/>" % role for role in sorted(roles))))
 
+    def subscribe(self, owner, members):
+        """Show the calendar in these people's web interface and CalDAV clients (SOGo
+        writes their settings itself, through its cache)."""
+        users = escape(",".join(sorted(members)), {'"': "&quot;"})
+        self.request(
+            "POST", owner,
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<subscribe xmlns="urn:inverse:params:xml:ns:inverse-dav" users="%s"/>' % users,
+            {"Content-Type": "application/xml; charset=utf-8"})
+
     def remove(self, owner, member):
         self.acl(owner, '<remove-user user="%s"/>' % escape(member, {'"': "&quot;"}))
-
-
-def subscribe(owner, member):
-    """Show the calendar in the member's web interface and CalDAV clients."""
-    subprocess.run(
-        ["runuser", "-u", "sogo", "--", "sogo-tool", "manage-acl", "subscribe", owner,
-         "Calendar/personal", member],
-        check=True, capture_output=True, timeout=120)
 
 
 def right_of(roles):
@@ -354,6 +355,7 @@ def sync_calendars(module, params, desired):
         module.fail_json(msg="no service account secret: run phase=directory first")
     sogo = Sogo(params["sogo_url"], "%s@%s" % (SERVICE_LOCAL_PART, params["server_fqdn"]),
                 secret)
+    newcomers = {}
     try:
         for item in work:
             if item[0] == "create":
@@ -362,10 +364,13 @@ def sync_calendars(module, params, desired):
                 _, owner, member, roles, new = item
                 sogo.set_roles(owner, member, roles)
                 if new:
-                    subscribe(owner, member)
+                    newcomers.setdefault(owner, []).append(member)
             else:
                 sogo.remove(item[1], item[2])
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        # Subscribed once, when they gain access: someone who hides it later stays free to.
+        for owner, members in sorted(newcomers.items()):
+            sogo.subscribe(owner, members)
+    except (RuntimeError, OSError) as exc:
         module.fail_json(msg="calendar sync stopped: %s" % exc, fnl_changes=changes)
     return changes
 
