@@ -39,6 +39,8 @@ import json
 import os
 import re
 import secrets
+import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -302,18 +304,59 @@ class Sogo:
         self.acl(owner, '<set-roles user="%s">%s</set-roles>'
                  % (user, "".join("<%s/>" % role for role in sorted(roles))))
 
-    def subscribe(self, owner, members):
-        """Show the calendar in these people's web interface and CalDAV clients (SOGo
-        writes their settings itself, through its cache)."""
-        users = escape(",".join(sorted(members)), {'"': "&quot;"})
-        self.request(
-            "POST", owner,
-            '<?xml version="1.0" encoding="utf-8"?>'
-            '<subscribe xmlns="urn:inverse:params:xml:ns:inverse-dav" users="%s"/>' % users,
-            {"Content-Type": "application/xml; charset=utf-8"})
-
     def remove(self, owner, member):
         self.acl(owner, '<remove-user user="%s"/>' % escape(member, {'"': "&quot;"}))
+
+
+def subscribe(newcomers, names, sogo_url):
+    """Show calendars in the web interface and CalDAV clients of the people who just got
+    access to them, then restart SOGo and memcached.
+
+    Written into SOGo's own profile table rather than through SOGo: its workers and
+    memcached keep copies of users' settings, and a worker's stale copy, saved at the
+    user's next login, silently drops a subscription made elsewhere (seen with SOGo's DAV
+    subscribe and with sogo-tool). A restart of both leaves no copy behind; it happens
+    only when someone gains access to a calendar. Sessions live in the database.
+    """
+    by_member = {}
+    for owner, members in newcomers.items():
+        for member in members:
+            by_member.setdefault(member, []).append(owner)
+    connection = connect_as_postgres("sogo")
+    try:
+        with connection.cursor() as cur:
+            for member, owners in sorted(by_member.items()):
+                cur.execute("SELECT c_settings FROM sogo_user_profile WHERE c_uid = %s "
+                            "FOR UPDATE", (member,))
+                row = cur.fetchone()
+                settings = json.loads(row[0]) if row and row[0] else {}
+                calendar = settings.setdefault("Calendar", {})
+                folders = calendar.setdefault("SubscribedFolders", [])
+                display_names = calendar.setdefault("FolderDisplayNames", {})
+                for owner in sorted(owners):
+                    reference = "%s:Calendar/personal" % owner
+                    if reference not in folders:
+                        folders.append(reference)
+                    display_names.setdefault(reference, names[owner])
+                value = json.dumps(settings, ensure_ascii=False)
+                if row is None:
+                    cur.execute("INSERT INTO sogo_user_profile (c_uid, c_settings) "
+                                "VALUES (%s, %s)", (member, value))
+                else:
+                    cur.execute("UPDATE sogo_user_profile SET c_settings = %s WHERE c_uid = %s",
+                                (value, member))
+        connection.commit()
+    finally:
+        connection.close()
+    subprocess.run(["systemctl", "restart", "memcached", "sogo"], check=True,
+                   capture_output=True, timeout=180)
+    for _ in range(90):  # the next task, or a user, finds it answering
+        try:
+            with urllib.request.urlopen(sogo_url.rstrip("/") + "/", timeout=5):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(1)
+    raise RuntimeError("SOGo did not answer within 90 s of its restart")
 
 
 def right_of(roles):
@@ -368,9 +411,10 @@ def sync_calendars(module, params, desired):
             else:
                 sogo.remove(item[1], item[2])
         # Subscribed once, when they gain access: someone who hides it later stays free to.
-        for owner, members in sorted(newcomers.items()):
-            sogo.subscribe(owner, members)
-    except (RuntimeError, OSError) as exc:
+        if newcomers:
+            names = {owner: name for owner, (_, name, _) in wanted.items()}
+            subscribe(newcomers, names, params["sogo_url"])
+    except (RuntimeError, OSError, psycopg2.Error, subprocess.SubprocessError) as exc:
         module.fail_json(msg="calendar sync stopped: %s" % exc, fnl_changes=changes)
     return changes
 

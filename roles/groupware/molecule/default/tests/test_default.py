@@ -140,11 +140,20 @@ listing, _, _ = request("PROPFIND", council, "{ANNE}", "{ANNE_PASSWORD}", header
 write, _, _ = request("PUT", council + "{uid}.ics", "{ANNE}", "{ANNE_PASSWORD}",
                       {event(uid, "Séance", ANNE)!r}, {{"Content-Type": "text/calendar"}})
 foreign, _, _ = request("PROPFIND", council, "{GERARD}", "{GERARD_PASSWORD}", headers={{"Depth": "1"}})
-print(json.dumps({{"listing": listing, "write": write, "foreign": foreign}}))
+# Subscribed for her by the apply, and still after her first login to the web interface.
+login = request("POST", "/SOGo/connect", body=json.dumps({{"userName": "{ANNE}",
+                "password": "{ANNE_PASSWORD}", "rememberLogin": 0}}),
+                headers={{"Content-Type": "application/json"}})[0]
+_, home, _ = request("PROPFIND", "/SOGo/dav/{ANNE}/Calendar/", "{ANNE}", "{ANNE_PASSWORD}",
+                     headers={{"Depth": "1"}})
+print(json.dumps({{"listing": listing, "write": write, "foreign": foreign, "login": login,
+                  "home": home}}))
 """)
     assert out["listing"] == 207
     assert out["write"] == 403
     assert out["foreign"] in (403, 404)
+    assert out["login"] == 200
+    assert f"/SOGo/dav/{ANNE}/Calendar/conseil-municipal_A_mairie-ambel_D_fr_personal/" in out["home"]
 
 
 def test_password_changed_in_the_web_interface_lands_in_the_directory(host):
