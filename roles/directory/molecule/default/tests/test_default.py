@@ -32,7 +32,17 @@ def test_each_account_has_its_own_mail_directory(host):
 
 
 def test_schema_is_versioned(host):
-    assert psql(host, "SELECT max(version) FROM fnl.schema_version") == ["2"]
+    assert psql(host, "SELECT max(version) FROM fnl.schema_version") == ["3"]
+
+
+def test_groupware_sees_the_same_live_accounts(host):
+    # What SOGo's per-domain views select from (role groupware): the live people and
+    # shared mailboxes, each with its domain.
+    accounts = psql(host, "SELECT c_uid || '|' || c_domain FROM fnl.groupware_account ORDER BY 1")
+    assert accounts == [
+        "anne.vial@mairie-ambel.fr|mairie-ambel.fr",
+        "mairie@mairie-ambel.fr|mairie-ambel.fr",
+    ]
 
 
 def test_services_read_the_views_and_nothing_else(host):
