@@ -38,7 +38,7 @@ import json
 import uuid
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.fnl_postgres import connect_as_postgres
+from ansible.module_utils.fnl_postgres import connect_as_postgres, transaction
 
 try:
     import psycopg2
@@ -590,21 +590,13 @@ def main():
     except psycopg2.Error as exc:
         module.fail_json(msg="cannot connect to the directory: %s" % exc)
     try:
-        with connection.cursor() as cur:
+        with transaction(connection, module.check_mode) as cur:
             before = migrate(cur)
             changes = Sync(cur, desired["tenants"], params["scope"], credentials).run()
             readers_created = ensure_readers(cur, params["readers"])
             schema_changed = created or before < len(MIGRATIONS) or bool(readers_created)
-        # Check mode computes everything against the live data, then leaves it untouched.
-        if module.check_mode:
-            connection.rollback()
-        else:
-            connection.commit()
     except psycopg2.Error as exc:
-        connection.rollback()
         module.fail_json(msg="directory sync failed, nothing was changed: %s" % exc)
-    finally:
-        connection.close()
     module.exit_json(
         changed=bool(changes) or schema_changed,
         fnl_changes=changes,

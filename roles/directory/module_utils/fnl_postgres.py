@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pwd
+from contextlib import contextmanager
 
 
 def connect_as_postgres(database):
@@ -26,3 +27,22 @@ def connect_as_postgres(database):
     finally:
         os.seteuid(0)
         os.setegid(0)
+
+
+@contextmanager
+def transaction(connection, check_mode):
+    """A cursor in one transaction that commits, or in check mode rolls back: a plan
+    computes its changes against the live data and leaves it untouched. Any error (or a
+    module exiting early) rolls back. Closes the connection."""
+    try:
+        with connection.cursor() as cur:
+            yield cur
+        if check_mode:
+            connection.rollback()
+        else:
+            connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()

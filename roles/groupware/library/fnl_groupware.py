@@ -47,7 +47,7 @@ import urllib.request
 from xml.sax.saxutils import escape
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.fnl_postgres import connect_as_postgres
+from ansible.module_utils.fnl_postgres import connect_as_postgres, transaction
 
 try:
     import psycopg2
@@ -157,9 +157,8 @@ def sync_directory(module, params, desired):
     if not module.check_mode:
         ensure_sogo_database(changes)
     secret, new_secret = service_secret(params["state_directory"], not module.check_mode)
-    connection = connect_as_postgres(params["database"])
     try:
-        with connection.cursor() as cur:
+        with transaction(connect_as_postgres(params["database"]), module.check_mode) as cur:
             cur.execute("SELECT to_regclass('fnl.groupware_account')")
             if cur.fetchone()[0] is None:
                 module.fail_json(msg="the directory has no groupware views yet: run the "
@@ -199,15 +198,8 @@ def sync_directory(module, params, desired):
                 # A view only: the accounts and their data stay in the directory and SOGo.
                 cur.execute("DROP VIEW sogo_directory.%s" % view)
                 changes.append(change(None, "-", "address book", view, "no longer served"))
-        if module.check_mode:
-            connection.rollback()
-        else:
-            connection.commit()
     except psycopg2.Error as exc:
-        connection.rollback()
         module.fail_json(msg="groupware directory sync failed, nothing was changed: %s" % exc)
-    finally:
-        connection.close()
     return result, changes
 
 
