@@ -178,9 +178,64 @@ def _build_image(tag: str, progress: Progress) -> None:
         raise LabError(f"building the lab image failed:\n{errors.strip()[-2000:]}")
 
 
+#: Podman's own marker that its state matches this boot (root's tmp_dir). Podman resets
+#: every container's state when the file is missing, as after a reboot.
+PODMAN_ALIVE_FILE = Path("/run/libpod/alive")
+
+
+def _conmon_alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "conmon"
+    except OSError:
+        return False
+
+
+def _any_conmon_running() -> bool:
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "conmon":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _forget_stale_state(name: str) -> None:
+    """Make Podman drop a "running" state whose processes are gone.
+
+    A host restored from a snapshot (or rebooted with a persistent /run) keeps Podman's
+    record of containers that no longer run. Podman then waits for an exit file that never
+    comes: `rm -f` fails with "timed out waiting for file /run/libpod/exits/…". When no
+    container runs at all (no conmon), removing Podman's alive marker makes it refresh its
+    state, exactly as it does after a reboot.
+    """
+    if _any_conmon_running() or os.geteuid() != 0:
+        raise LabError(
+            f"Podman believes {name} runs, but its processes are gone",
+            "stop the other containers, or reboot the host, then run the command again",
+        )
+    PODMAN_ALIVE_FILE.unlink(missing_ok=True)
+    _podman("ps", "-a", "-q")  # triggers the refresh
+
+
 def _container_state(name: str) -> str:
-    result = _podman("inspect", "--format", "{{.State.Status}}", name, check=False)
-    return result.stdout.strip() if result.returncode == 0 else "absent"
+    result = _podman(
+        "inspect", "--format", "{{.State.Status}} {{.State.ConmonPid}}", name, check=False
+    )
+    if result.returncode != 0:
+        return "absent"
+    state, _, conmon = result.stdout.strip().partition(" ")
+    if state == "running" and not _conmon_alive(int(conmon or 0)):
+        _forget_stale_state(name)
+        return _container_state(name)
+    return state
+
+
+def _remove_container(name: str) -> None:
+    # Removal right after a state refresh can meet a still-busy shm mount: one retry.
+    if _podman("rm", "-f", "-t", "5", name, check=False).returncode != 0:
+        time.sleep(2)
+        _podman("rm", "-f", "-t", "5", name)
 
 
 def _ensure_network() -> None:
@@ -297,7 +352,7 @@ def down(inventory: Path) -> None:
     """Remove the lab's containers and network; the image stays for the next ``up``."""
     for server in lab_servers(inventory):
         if _container_state(server.container) != "absent":
-            _podman("rm", "-f", "-t", "5", server.container)
+            _remove_container(server.container)
     if _podman("network", "exists", NETWORK, check=False).returncode == 0:
         _podman("network", "rm", NETWORK, check=False)
 
