@@ -395,6 +395,15 @@ def lab_status_cmd(inventory: Path) -> tuple[Result, Callable[[], None]]:
     return Result("lab status", data=_lab_data(servers)), lambda: say(_lab_rows(servers))
 
 
+@lab_group.command("ca")
+@inventory_option
+@command("lab ca")
+def lab_ca_cmd(inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Print the root certificate of the lab's ACME CA (Pebble), for browsers and clients."""
+    pem = lab.acme_root(inventory)
+    return Result("lab ca", data={"pem": pem}), lambda: sys.stdout.write(pem)
+
+
 def _run_options(body: Callable[..., Any]) -> Callable[..., Any]:
     body = click.option("--tenant", help="Only this tenant (and the server that hosts it).")(body)
     body = click.option("--limit", help="Only these servers (Ansible host pattern).")(body)

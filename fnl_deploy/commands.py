@@ -62,7 +62,8 @@ def dns_show(
 ) -> tuple[Result, Deployment, TenantEntry, list[dns.Record]]:
     deployment = load_deployment(root)
     entry = deployment.tenant(tenant_id)
-    records = dns.tenant_records(deployment, entry)
+    # DS records go to the parent zone through the registrar; the zone itself never has them.
+    records = dns.tenant_records(deployment, entry) + dns.registrar_ds(deployment, entry)
     data = {
         "tenant": entry.id,
         "dns_mode": deployment.dns_mode(entry).value,
@@ -106,6 +107,7 @@ def run_playbook(
         runner.finish_run_record(run, outcome)
     # Keys the servers hold, published by `dns show` (a plan reads them too, changing nothing).
     dns.save_dkim_keys(root, outcome.dkim)
+    dns.save_ds_records(root, outcome.ds)
     if not request.check and outcome.status == "successful":
         runner.after_successful_apply(
             deployment, resets, whole=request.tenant is None and request.limit is None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from fnl_deploy import dns
 from fnl_deploy.deployment import Deployment, TenantEntry, calendar_id, person_by_id
 from fnl_deploy.model.operator import Server
 from fnl_deploy.model.tenant import EVERYONE, DnsMode
@@ -33,6 +35,7 @@ def compile_server(deployment: Deployment, server: Server) -> dict[str, Any]:
     entries = [e for e in deployment.tenants if deployment.placement(e).name == server.name]
     tenants = [compile_tenant(deployment, e) for e in entries]
     op = deployment.operator
+    is_webmail = server.name == deployment.webmail_server.name
     return {
         "fnl_desired_version": DESIRED_STATE_VERSION,
         "server": {"name": server.name, "fqdn": server.fqdn},
@@ -41,9 +44,79 @@ def compile_server(deployment: Deployment, server: Server) -> dict[str, Any]:
             "technical_domain": op.technical_domain,
             "webmail_hostname": op.webmail_hostname,
             "contact": op.contact,
+            "mta_sts_mode": op.dns.mta_sts_mode,
         },
         "base": {"firewall_open_ports": _open_ports(deployment, tenants)},
+        "dns": _dns(deployment, server),
+        "tls": {"names": _certificate_names(deployment, server)},
+        "clients": _client_domains(deployment) if is_webmail else [],
         "tenants": tenants,
+    }
+
+
+#: Names under each tenant domain that point at the webmail server (MTA-STS, client set-up).
+_CLIENT_NAMES = ("mta-sts", "autoconfig", "autodiscover")
+
+
+def _certificate_names(deployment: Deployment, server: Server) -> list[str]:
+    """Names the server's certificate covers: those whose DNS the platform makes point here.
+
+    Tenant names (mta-sts, autoconfig, autodiscover) only for hosted zones: an external
+    zone may not point here yet, and one failed name would fail the whole ACME order.
+    """
+    names = [server.fqdn]
+    if server.name == deployment.webmail_server.name:
+        names.append(deployment.operator.webmail_hostname)
+        for entry in deployment.hosted_entries():
+            for domain in entry.domains:
+                prefixes = _CLIENT_NAMES if domain == entry.tenant.domain else ("mta-sts",)
+                names += [f"{prefix}.{domain}" for prefix in prefixes]
+    return list(dict.fromkeys(names))
+
+
+def _client_domains(deployment: Deployment) -> list[dict[str, str]]:
+    """Every tenant domain's client set-up, served by the webmail server."""
+    out = []
+    for entry in deployment.tenants:
+        for domain in entry.domains:
+            stable = uuid.uuid5(uuid.NAMESPACE_DNS, f"fnl-deploy.{domain}")
+            out.append(
+                {
+                    "domain": domain,
+                    "mx": deployment.placement(entry).fqdn,
+                    "name": entry.tenant.commune.name,
+                    # The profile's payloads end the UUID with their own 12 digits.
+                    "uuid": str(stable).rsplit("-", 1)[0],
+                }
+            )
+    return sorted(out, key=lambda c: c["domain"])
+
+
+def _dns(deployment: Deployment, server: Server) -> dict[str, Any]:
+    """What role dns serves: every hosted zone on the signer, the zone names on secondaries.
+
+    DKIM records are left out of the zone texts: role dns adds the keys the mail servers
+    hold in that very apply (and those fetched earlier, for servers outside the run).
+    """
+    signer = deployment.dns_signer
+    if server.nameserver is None or signer is None:
+        return {"role": "none", "zones": {}}
+    zones: dict[str, str] = {}
+    if deployment.operator.dns.technical_zone is DnsMode.hosted:
+        zones[deployment.operator.technical_domain] = dns.technical_zone_text(deployment)
+    for entry in deployment.hosted_entries():
+        for domain in entry.domains:
+            zones[domain] = dns.zone_text(deployment, entry, domain, with_dkim=False)
+    secondaries = [s for s in deployment.servers if s.nameserver and s.name != signer.name]
+    primary = server.name == signer.name
+    return {
+        "role": "primary" if primary else "secondary",
+        "nameserver": server.nameserver,
+        "primary_address": str(signer.ipv4),
+        "secondary_addresses": [str(s.ipv4) for s in secondaries],
+        # Secondaries transfer the zones: they only need the names.
+        "zones": dict(sorted(zones.items())) if primary else dict.fromkeys(sorted(zones), ""),
+        "ttl": deployment.operator.dns.ttl,
     }
 
 

@@ -86,6 +86,21 @@ class Deployment:
         name = entry.tenant.placement or self.operator.defaults.server or self.servers[0].name
         return self.server(name)
 
+    @property
+    def webmail_server(self) -> Server:
+        """The server the webmail host name (and every tenant's client set-up names) points at."""
+        name = self.operator.defaults.server or self.servers[0].name
+        return self.server(name)
+
+    @property
+    def dns_signer(self) -> Server | None:
+        """The server answering as the first name server: it holds the zones and signs them."""
+        first = self.operator.dns.nameservers[:1]
+        return next((s for s in self.servers if first and s.nameserver == first[0]), None)
+
+    def hosted_entries(self) -> list[TenantEntry]:
+        return [e for e in self.tenants if self.dns_mode(e) is DnsMode.hosted]
+
     def dns_mode(self, entry: TenantEntry) -> DnsMode:
         return entry.tenant.dns.mode or self.operator.defaults.dns_mode
 
@@ -179,11 +194,23 @@ def _load_servers(root: Path, problems: list[Problem]) -> list[Server]:
             "name": name,
             "fqdn": host_vars.get("fnl_fqdn"),
             "storage": host_vars.get("fnl_storage"),
+            "ipv4": host_vars.get("fnl_ipv4"),
+            "nameserver": host_vars.get("fnl_nameserver"),
         }
         data = {k: v for k, v in data.items() if v is not None}
         server = _validate(Server, data, source, (*loc, "hosts", name), problems)
         if server is not None:
             servers.append(server)
+    if any(s.nameserver for s in servers):
+        # The platform then serves the zones naming every server: each needs its address.
+        for server in servers:
+            if server.ipv4 is None:
+                problems.append(
+                    source.problem(
+                        (*loc, "hosts", server.name),
+                        t("rule.server_needs_ipv4", server=server.name),
+                    )
+                )
     return servers
 
 
@@ -231,7 +258,27 @@ def _load_operator(root: Path, servers: list[Server], problems: list[Problem]) -
                 ),
             )
         )
+    if operator is not None:
+        problems.extend(_nameserver_rules(operator, servers, source))
     return operator
+
+
+def _nameserver_rules(operator: Operator, servers: list[Server], source: Source) -> list[Problem]:
+    """Servers answering as name servers: declared by the operator, with an address to glue."""
+    found = []
+    for server in servers:
+        if server.nameserver and server.nameserver not in operator.dns.nameservers:
+            found.append(
+                source.problem(
+                    (OPERATOR_KEY, "dns", "nameservers"),
+                    t(
+                        "rule.nameserver_undeclared",
+                        server=server.name,
+                        name=server.nameserver,
+                    ),
+                )
+            )
+    return found
 
 
 def _load_tenants(root: Path, problems: list[Problem]) -> list[TenantEntry]:

@@ -158,7 +158,19 @@ def domain_records(deployment: Deployment, entry: TenantEntry, domain: str) -> l
     add("_dmarc", "TXT", txt(dmarc), "DMARC policy (RCPNT: quarantine or reject, pct=100)")
     policy_id = mta_sts_id([server.fqdn], op.dns.mta_sts_mode)
     add("_mta-sts", "TXT", txt(f"v=STSv1; id={policy_id}"), "MTA-STS policy version")
-    add("mta-sts", "CNAME", web, "MTA-STS policy host (HTTPS)")
+    # Names served by the webmail server over HTTPS (MTA-STS, client set-up). A hosted zone
+    # gives them the webmail server's address: a CNAME into another zone is not followed
+    # by an authoritative server, and some validators (ACME) do not chase it themselves.
+    web_address = deployment.webmail_server.ipv4
+    hosted = deployment.dns_mode(entry) is DnsMode.hosted and web_address is not None
+
+    def add_web(name: str, purpose: str) -> None:
+        if hosted:
+            add(name, "A", str(web_address), purpose)
+        else:
+            add(name, "CNAME", web, purpose)
+
+    add_web("mta-sts", "MTA-STS policy host (HTTPS)")
     add("_smtp._tls", "TXT", txt(f"v=TLSRPTv1; rua=mailto:{op.dns.tls_reports}"), "TLS-RPT reports")
     if primary:
         add("mail", "CNAME", mx, "mail server name for clients")
@@ -174,29 +186,189 @@ def domain_records(deployment: Deployment, entry: TenantEntry, domain: str) -> l
         add("_carddavs._tcp", "TXT", txt(f"path={DAV_PATH}"), "CardDAV context path")
         add("_caldav._tcp", "SRV", "0 0 0 .", "CalDAV without TLS not offered")
         add("_carddav._tcp", "SRV", "0 0 0 .", "CardDAV without TLS not offered")
-        add("autoconfig", "CNAME", web, "Thunderbird autoconfiguration")
-        add("autodiscover", "CNAME", web, "Outlook autodiscover")
+        add_web("autoconfig", "Thunderbird autoconfiguration")
+        add_web("autodiscover", "Outlook autodiscover")
         add("_autodiscover._tcp", "SRV", f"0 1 443 {web}", "Outlook autodiscover")
     for issuer in op.dns.caa_issuers:
         add("@", "CAA", f'0 issue "{issuer}"', "CAA: certificate authority allowed")
     add("@", "CAA", f'0 iodef "mailto:{op.contact}"', "CAA: where to report misissuance")
+    if primary:
+        for extra in entry.tenant.dns.records:
+            value = extra.value
+            if extra.type == "TXT":
+                value = txt(value)
+            else:  # host names in values are absolute, as the model documents
+                value = dns.rdata.from_text(
+                    dns.rdataclass.IN,
+                    extra.type,
+                    extra.value,
+                    origin=dns.name.root,
+                    relativize=False,
+                ).to_text()
+            out.append(
+                _check(
+                    Record(domain, extra.name, extra.type, value, extra.ttl or ttl, "own record")
+                )
+            )
     return out
 
 
-def zone_text(deployment: Deployment, entry: TenantEntry, domain: str, serial: int = 1) -> str:
-    """A complete zone file for one domain (SOA and NS included), for Knot or the admin."""
+def technical_records(deployment: Deployment) -> list[Record]:
+    """The operator's own zone: servers, name servers and webmail, when the platform serves it."""
     op = deployment.operator
+    domain = op.technical_domain
+    ttl = op.dns.ttl
+    out: list[Record] = []
+
+    def add(name: str, rtype: str, value: str, purpose: str) -> None:
+        out.append(_check(Record(domain, name, rtype, value, ttl, purpose)))
+
+    def relative(fqdn: str) -> str | None:
+        return (
+            "@"
+            if fqdn == domain
+            else fqdn.removesuffix(f".{domain}")
+            if fqdn.endswith(f".{domain}")
+            else None
+        )
+
+    for ns in op.dns.nameservers:
+        add("@", "NS", f"{ns}.", "name server")
+    first = deployment.servers[0]
+    add("@", "MX", f"10 {first.fqdn}.", "mail exchanger of the operator")
+    add("@", "TXT", txt("v=spf1 mx -all"), "SPF: only the platform sends for this domain")
+    names: dict[str, str] = {}
+    for server in deployment.servers:
+        if server.ipv4 is not None:
+            names[server.fqdn] = str(server.ipv4)
+            if server.nameserver:
+                names[server.nameserver] = str(server.ipv4)
+    webmail = deployment.webmail_server
+    if webmail.ipv4 is not None and op.webmail_hostname not in names:
+        names[op.webmail_hostname] = str(webmail.ipv4)
+    for fqdn, address in sorted(names.items()):
+        name = relative(fqdn)
+        if name is not None:
+            add(name, "A", address, "platform host")
+    dmarc = (
+        f"v=DMARC1; p={op.dns.dmarc_policy.value}; pct=100; "
+        f"rua=mailto:{op.dns.dmarc_reports}; adkim=s; aspf=s"
+    )
+    add("_dmarc", "TXT", txt(dmarc), "DMARC policy")
+    # Tenant domains send their DMARC reports here: RFC 7489 §7.1 wants the receiving
+    # domain to accept them, which a wildcard does for every tenant at once.
+    if op.dns.dmarc_reports.endswith(f"@{domain}"):
+        add("*._report._dmarc", "TXT", txt("v=DMARC1"), "accepts DMARC reports of the tenants")
+    for issuer in op.dns.caa_issuers:
+        add("@", "CAA", f'0 issue "{issuer}"', "CAA: certificate authority allowed")
+    return out
+
+
+#: Where apply stores each hosted zone's DS records, read back from the signer (DNSSEC).
+DS_CACHE = Path(".fnl") / "dnssec"
+
+
+def save_ds_records(root: Path, found: dict[str, list[str]]) -> None:
+    """Cache the DS records of signed zones, as the signing server computed them."""
+    for domain, values in sorted(found.items()):
+        path = root / DS_CACHE / f"{domain}.json"
+        wanted = sorted(str(v) for v in values)
+        if ds_records(root, domain) == wanted:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"ds": wanted}, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+
+def ds_records(root: Path, domain: str) -> list[str]:
+    """DS values (key tag, algorithm, digest type, digest) to give the registrar."""
+    try:
+        data = json.loads((root / DS_CACHE / f"{domain}.json").read_text(encoding="utf-8"))
+        return [str(v) for v in data["ds"]]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def registrar_ds(deployment: Deployment, entry: TenantEntry) -> list[Record]:
+    """The DS records of a hosted tenant's domains: for the parent zone, via the registrar."""
+    if deployment.dns_mode(entry) is not DnsMode.hosted:
+        return []
+    out = []
+    for domain in entry.domains:
+        values = ds_records(deployment.root, domain)
+        if not values:
+            out.append(
+                Record(
+                    domain,
+                    "@",
+                    "DS",
+                    "<computed at first apply>",
+                    deployment.operator.dns.ttl,
+                    t("dns.placeholder_ds"),
+                    pending=True,
+                )
+            )
+        for value in values:
+            out.append(
+                _check(
+                    Record(
+                        domain,
+                        "@",
+                        "DS",
+                        value,
+                        deployment.operator.dns.ttl,
+                        "DNSSEC: give it to the registrar (parent zone)",
+                    )
+                )
+            )
+    return out
+
+
+def zone_text(
+    deployment: Deployment,
+    entry: TenantEntry,
+    domain: str,
+    serial: int = 1,
+    with_dkim: bool = True,
+) -> str:
+    """A complete zone file for one domain (SOA and NS included), for Knot or the admin.
+
+    Without DKIM for role dns, which adds the keys the servers hold at apply time.
+    """
     records = domain_records(deployment, entry, domain)
-    nameservers = list(op.dns.nameservers) or [deployment.placement(entry).fqdn]
-    hostmaster = f"hostmaster.{op.technical_domain}."
+    if not with_dkim:
+        records = [r for r in records if not r.name.endswith("._domainkey")]
     hosted = deployment.dns_mode(entry) is DnsMode.hosted
-    lines = [
+    header = [
         f"; Zone {to_u_label(domain)} ({domain}) for {entry.tenant.commune.name}",
         f"; Generated by fnl-deploy from tenants/{entry.id}.yml; DNS mode: "
         f"{deployment.dns_mode(entry).value}",
-        f"$ORIGIN {domain}.",
-        f"$TTL {op.dns.ttl}",
     ]
+    default_ns = deployment.placement(entry).fqdn
+    return _zone(deployment, domain, records, header, hosted, serial, default_ns)
+
+
+def technical_zone_text(deployment: Deployment, serial: int = 1) -> str:
+    op = deployment.operator
+    header = [f"; Zone {op.technical_domain}: servers of {op.name}"]
+    records = technical_records(deployment)
+    return _zone(deployment, op.technical_domain, records, header, True, serial, "")
+
+
+def _zone(
+    deployment: Deployment,
+    domain: str,
+    records: list[Record],
+    header: list[str],
+    hosted: bool,
+    serial: int,
+    default_ns: str,
+) -> str:
+    op = deployment.operator
+    nameservers = list(op.dns.nameservers) or [default_ns or deployment.servers[0].fqdn]
+    hostmaster = f"hostmaster.{op.technical_domain}."
+    lines = [*header, f"$ORIGIN {domain}.", f"$TTL {op.dns.ttl}"]
     soa = f"@ {op.dns.ttl} SOA {nameservers[0]}. {hostmaster} {serial} 3600 900 1209600 300"
     if hosted:
         lines.append(soa)

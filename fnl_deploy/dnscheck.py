@@ -28,7 +28,7 @@ LIFETIME = 4.0
 #: Consecutive timeouts after which a server is taken as unreachable for the rest of the run.
 GIVE_UP_AFTER = 3
 #: Types where the answer must be exactly the expected set (a stale extra value is a fault).
-EXCLUSIVE_TYPES = frozenset(["MX", "NS", "CNAME", "SRV"])
+EXCLUSIVE_TYPES = frozenset(["MX", "NS", "CNAME", "SRV", "A"])
 
 
 class Status(StrEnum):

@@ -147,6 +147,50 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "'{domain}' needs at least two labels (name and extension)",
         "« {domain} » doit avoir au moins deux labels (nom et extension)",
     ),
+    "record.bad_name": (
+        "'{name}' is not a record name: '@' or labels of a-z, 0-9, '-' and '_'",
+        "« {name} » n'est pas un nom d'enregistrement : « @ » ou des étiquettes "
+        "a-z, 0-9, « - », « _ »",
+    ),
+    "record.reserved_name": (
+        "'{name}' is written by fnl-deploy itself (mail, agenda, client set-up)",
+        "« {name} » est écrit par fnl-deploy lui-même "
+        "(messagerie, agenda, configuration des clients)",
+    ),
+    "record.reserved_spf": (
+        "the domain's SPF record is written by fnl-deploy (only the platform sends its mail)",
+        "l'enregistrement SPF du domaine est écrit par fnl-deploy "
+        "(seule la plateforme envoie son courrier)",
+    ),
+    "record.reserved_apex": (
+        "a {type} record on '@' would take the domain's mail away from the platform",
+        "un enregistrement {type} sur « @ » retirerait la messagerie du domaine à la plateforme",
+    ),
+    "record.bad_value": (
+        "'{value}' is not a record value: one line, not empty",
+        "« {value} » n'est pas une valeur d'enregistrement : une ligne, non vide",
+    ),
+    "record.forbidden_char": (
+        "'{value}': '{char}' has a meaning in zone files and is refused in a record value",
+        "« {value} » : « {char} » a un sens dans les fichiers de zone "
+        "et est refusé dans une valeur",
+    ),
+    "record.unparsable": (
+        "'{value}' is not a valid {type} value ({why})",
+        "« {value} » n'est pas une valeur {type} valide ({why})",
+    ),
+    "rule.nameserver_undeclared": (
+        "server {server} answers as {name}, which is not in dns.nameservers",
+        "le serveur {server} répond en tant que {name}, absent de dns.nameservers",
+    ),
+    "rule.server_needs_ipv4": (
+        "server {server} needs fnl_ipv4: the platform serves zones whose records point at it",
+        "le serveur {server} doit avoir fnl_ipv4 : la plateforme sert des zones qui le désignent",
+    ),
+    "dns.placeholder_ds": (
+        "DS: computed when the zone is first signed (after apply)",
+        "DS : calculé à la première signature de la zone (après apply)",
+    ),
     "domain.numeric_tld": (
         "the extension of '{domain}' cannot be numeric",
         "l'extension de « {domain} » ne peut pas être numérique",

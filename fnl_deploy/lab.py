@@ -45,6 +45,15 @@ PUBLISHED_PORTS: tuple[tuple[int, str], ...] = (
     (5269, "tcp"),
 )
 
+#: The lab's certificate authority: Pebble (Debian package), a real ACME server for tests.
+ACME_CONTAINER = CONTAINER_PREFIX + "acme"
+ACME_ADDRESS = str(SUBNET.network_address + 10)
+ACME_HOSTNAME = "acme.lab"
+ACME_DIRECTORY = f"https://{ACME_HOSTNAME}:14000/dir"
+#: Pebble's management interface: the roots and intermediates it signs with (tests trust them).
+ACME_MANAGEMENT = f"https://{ACME_ADDRESS}:15000"
+PEBBLE = Path("/usr/bin/pebble")
+
 Progress = Callable[[str], None] | None
 
 
@@ -238,9 +247,40 @@ def _remove_container(name: str) -> None:
         _podman("rm", "-f", "-t", "5", name)
 
 
+#: netavark's address allocations (root). /run is emptied at boot; a host restored from a
+#: snapshot keeps it, with the addresses of containers that are gone.
+NETAVARK_IPAM_DB = Path("/run/containers/networks/ipam.db")
+
+
 def _ensure_network() -> None:
     if _podman("network", "exists", NETWORK, check=False).returncode != 0:
+        _remove_stale_bridge()
+        if not _any_conmon_running() and os.geteuid() == 0:
+            # No container runs, so no allocation can be live: start from a clean table,
+            # as after a reboot, or the lab's fixed addresses count as "already allocated".
+            NETAVARK_IPAM_DB.unlink(missing_ok=True)
         _podman("network", "create", "--subnet", str(SUBNET), NETWORK)
+
+
+def _remove_stale_bridge() -> None:
+    """Delete a Podman bridge left holding the lab's subnet after its network was removed.
+
+    On a host restored from a snapshot, netavark cannot tear the bridge down (its state is
+    gone), and `podman network create` then refuses the subnet as "already used on the
+    host". Only a bridge named like Podman's (podmanN) with the lab's gateway address is
+    deleted, and only when no Podman network claims it.
+    """
+    listed = subprocess.run(
+        ["ip", "-j", "-4", "addr", "show"], capture_output=True, text=True, check=False
+    )
+    if listed.returncode != 0:
+        return
+    gateway = str(SUBNET.network_address + 1)
+    for link in json.loads(listed.stdout or "[]"):
+        name = str(link.get("ifname", ""))
+        addresses = {a.get("local") for a in link.get("addr_info", [])}
+        if gateway in addresses and name.startswith("podman") and name != "podman0":
+            subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
 
 
 def _key(inventory: Path) -> Path:
@@ -278,6 +318,7 @@ def _run_container(server: LabServer, image: str, others: list[LabServer]) -> No
     for other in others:
         if other.name != server.name:
             args += ["--add-host", f"{other.fqdn}:{other.address}"]
+    args += ["--add-host", f"{ACME_HOSTNAME}:{ACME_ADDRESS}"]
     for port, proto in PUBLISHED_PORTS:
         args += ["-p", f"127.0.0.1:{host_port(server.index, port)}:{port}/{proto}"]
     _podman(*args, image)
@@ -342,10 +383,118 @@ def up(inventory: Path, servers: int | None = None, progress: Progress = None) -
             _run_container(server, image, wanted)
         elif state != "running":
             _podman("start", server.container)
+    _ensure_acme(inventory, image, wanted, progress)
     for server in wanted:
         _wait_ready(server)
         _provision_access(server, public_key)
     return status(inventory)
+
+
+# --- the lab's ACME server ------------------------------------------------------------------
+
+
+def acme_directory(inventory: Path) -> Path:
+    """Pebble's configuration and the CA of its API certificate (per deployment, not in git)."""
+    return inventory / ".fnl" / "lab" / "acme"
+
+
+def _acme_files(inventory: Path) -> Path:
+    """Pebble's API certificate for acme.lab, from a small CA the servers are told to trust."""
+    directory = acme_directory(inventory)
+    if not (directory / "api.crt").exists():
+        _make_acme_api_certificate(directory)
+    config = {
+        "pebble": {
+            "listenAddress": "0.0.0.0:14000",
+            "managementListenAddress": "0.0.0.0:15000",
+            "certificate": "/acme/api.crt",
+            "privateKey": "/acme/api.key",
+            # Validations reach the servers where real CAs do: ports 80 and 443.
+            "httpPort": 80,
+            "tlsPort": 443,
+            # Certificates as Let's Encrypt issues them: 90 days, with a revocation URL.
+            "certificateValidityPeriod": 90 * 86400,
+            "ocspResponderURL": f"http://{ACME_HOSTNAME}:4002/",
+            "externalAccountBindingRequired": False,
+        }
+    }
+    (directory / "pebble.json").write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+    return directory
+
+
+def _make_acme_api_certificate(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    script = f"""set -eu
+cd {shlex.quote(str(directory))}
+umask 077
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+  -subj "/CN=fnl-deploy lab ACME API CA" -keyout api-ca.key -out api-ca.crt 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -subj "/CN={ACME_HOSTNAME}" -keyout api.key -out api.csr 2>/dev/null
+printf 'subjectAltName=DNS:{ACME_HOSTNAME},IP:{ACME_ADDRESS}\n' > api.ext
+openssl x509 -req -in api.csr -CA api-ca.crt -CAkey api-ca.key -CAcreateserial \
+  -days 3650 -extfile api.ext -out api.crt 2>/dev/null
+chmod 644 api-ca.crt api.crt api.key
+"""
+    subprocess.run(["bash", "-c", script], check=True)
+
+
+def acme_root(inventory: Path) -> str:
+    """The root Pebble signs with now (PEM): what clients of the lab trust.
+
+    Pebble makes a new root at each start; fetched over its management API, whose own
+    certificate comes from the lab's API CA.
+    """
+    import ssl
+    import urllib.request
+
+    ca = acme_directory(inventory) / "api-ca.crt"
+    if not ca.exists():
+        raise LabError("the lab's ACME server was never started", "run: fnl-deploy lab up")
+    context = ssl.create_default_context(cafile=str(ca))
+    # Straight to the lab network: no proxy from the environment.
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+    )
+    try:
+        with opener.open(f"{ACME_MANAGEMENT}/roots/0", timeout=10) as answer:
+            return answer.read().decode("ascii")
+    except OSError as exc:
+        raise LabError(
+            f"the lab's ACME server does not answer at {ACME_MANAGEMENT}: {exc}",
+            "run: fnl-deploy lab up",
+        ) from exc
+
+
+def _ensure_acme(inventory: Path, image: str, servers: list[LabServer], progress: Progress) -> None:
+    """Pebble on the lab network, resolving names through the lab's first server (its Knot).
+
+    Pebble keeps no state: a new container has a new root, so certificates issued by an
+    earlier one no longer verify (apply again to get new ones).
+    """
+    if not PEBBLE.exists():
+        raise LabError("pebble is not installed (the lab's ACME server)", f"run: {setup_command()}")
+    state = _container_state(ACME_CONTAINER)
+    if state == "running":
+        return
+    if state != "absent":
+        _podman("start", ACME_CONTAINER)
+        return
+    directory = _acme_files(inventory).resolve()
+    if progress:
+        progress(f"starting the lab's ACME server (Pebble) at {ACME_DIRECTORY}")
+    _podman(
+        "run", "-d", "--name", ACME_CONTAINER,
+        "--network", NETWORK, "--ip", ACME_ADDRESS, "--mac-address", _mac(ACME_ADDRESS),
+        "--label", "fnl-deploy.lab=1",
+        "-v", f"{PEBBLE}:/usr/bin/pebble:ro",
+        "-v", f"{directory}:/acme:ro",
+        # Answers at once and never rejects a nonce at random: tests stay deterministic.
+        "-e", "PEBBLE_VA_NOSLEEP=1", "-e", "PEBBLE_WFE_NONCEREJECT=0",
+        image, "/usr/bin/pebble", "-config", "/acme/pebble.json",
+        "-dnsserver", f"{servers[0].address}:53",
+    )  # fmt: skip
 
 
 def down(inventory: Path) -> None:
@@ -353,6 +502,8 @@ def down(inventory: Path) -> None:
     for server in lab_servers(inventory):
         if _container_state(server.container) != "absent":
             _remove_container(server.container)
+    if _container_state(ACME_CONTAINER) != "absent":
+        _remove_container(ACME_CONTAINER)
     if _podman("network", "exists", NETWORK, check=False).returncode == 0:
         _podman("network", "rm", NETWORK, check=False)
 
@@ -455,6 +606,14 @@ def doctor(inventory: Path | None = None) -> list[Check]:
             bool(shutil.which("debootstrap")),
             shutil.which("debootstrap") or "debootstrap is not installed (builds the image)",
             None if shutil.which("debootstrap") else setup,
+        )
+    )
+    checks.append(
+        Check(
+            "pebble",
+            PEBBLE.exists(),
+            str(PEBBLE) if PEBBLE.exists() else "pebble is not installed (the lab's ACME CA)",
+            None if PEBBLE.exists() else setup,
         )
     )
     checks.append(

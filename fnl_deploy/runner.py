@@ -18,6 +18,7 @@ from typing import Any
 from fnl_deploy import __version__
 from fnl_deploy.compile import compile_deployment
 from fnl_deploy.deployment import Deployment
+from fnl_deploy.dns import dkim_key
 from fnl_deploy.errors import LockHeld, RunError, UsageError
 from fnl_deploy.paths import share_dir
 from fnl_deploy.secrets import PasswordStore
@@ -106,6 +107,8 @@ class RunOutcome:
     archives: list[dict[str, Any]] = field(default_factory=list)
     #: DKIM public keys the servers reported: domain -> {"selector", "public_key"}.
     dkim: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: DS records of the signed zones, as the signing server computed them: domain -> [DS].
+    ds: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -170,7 +173,7 @@ def build_run(
     run_dir: Path,
     stale: list[str],
 ) -> AnsibleRun:
-    """The ansible-playbook run for a request: pure (no I/O), so it is tested directly."""
+    """The ansible-playbook run for a request (reads only the DKIM key cache)."""
     limit = request.limit
     scope = None
     if request.tenant:
@@ -188,6 +191,10 @@ def build_run(
         "fnl_stale_run_ids": stale,
         "fnl_tenant_scope": scope,
         "fnl_version": __version__,
+        # DKIM keys fetched at earlier applies, for zones of servers outside this run
+        # (--limit, --tenant); not in the desired state, which must not change when a
+        # key is first fetched (second apply: zero changes).
+        "fnl_dkim_known": known_dkim_keys(deployment),
     }
     bin_dir = str(Path(sys.executable).parent)
     envvars = {
@@ -394,6 +401,8 @@ class EventCollector:
             self.outcome.archives += [{"server": host, **a} for a in res["fnl_archives"]]
         if isinstance(res.get("fnl_dkim"), dict):
             self.outcome.dkim.update(res["fnl_dkim"])
+        if isinstance(res.get("fnl_ds"), dict):
+            self.outcome.ds.update(res["fnl_ds"])
         if not res.get("changed") or action.split(".")[-1] in BOOKKEEPING:
             return
         role = data.get("role") or "site"
@@ -486,3 +495,14 @@ def execute(
                 "cleared automatically, others expire after 6 hours",
             )
     return outcome
+
+
+def known_dkim_keys(deployment: Deployment) -> dict[str, dict[str, str]]:
+    """The DKIM keys of hosted domains that earlier applies fetched (public keys)."""
+    known = {}
+    for entry in deployment.hosted_entries():
+        for domain in entry.domains:
+            key = dkim_key(deployment.root, domain)
+            if key:
+                known[domain] = {"selector": key[0], "public_key": key[1]}
+    return known

@@ -14,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # netavark + aardvark-dns: the network backend whose DNS serves the lab's network aliases.
-packages=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs netavark aardvark-dns
+packages=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs netavark aardvark-dns pebble
           containernetworking-plugins iptables openssh-client)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -33,6 +33,19 @@ fnl-deploy apply -i "$LAB"
 step "Apply again: nothing left to change"
 fnl-deploy apply -i "$LAB"
 
+step "Hosted zones, signed: the DS for the registrar, then a live check against the lab's Knot"
+fnl-deploy dns show saint-etienne-de-crossey -i "$LAB" | grep -E "^domain | DS "
+fnl-deploy dns check saint-etienne-de-crossey --resolver 127.0.0.1:10053 -i "$LAB"
+
+step "Certificates from the lab's ACME CA (Pebble), on the web, IMAP and SMTP ports"
+fnl-deploy lab ca -i "$LAB" > "$LAB/.fnl/lab/acme-root.pem"
+for port in 10443 10993 10465; do
+  openssl s_client -connect "127.0.0.1:$port" -servername mail1.alpes-numerique.fr \
+    -verify_hostname mail1.alpes-numerique.fr -CAfile "$LAB/.fnl/lab/acme-root.pem" \
+    -verify_return_error </dev/null 2>/dev/null |
+    sed -n "s/^\(issuer=.*\)/127.0.0.1:$port: \1/p; s/^\(Verify return code: .*\)/  \1/p"
+done
+
 step "Mail between two communes: Saint-Étienne-de-Crossey ↔ Ambel (scripts/mail-exchange.sh)"
 ./scripts/mail-exchange.sh
 

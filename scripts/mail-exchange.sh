@@ -29,9 +29,9 @@ run() {
 }
 password() { fnl-deploy password show "$1" -i "$LAB" | sed -n '1s/.*: //p'; }
 
-# The lab's certificates come from a CA made on the server (role tls, local_ca).
-CA="$LAB/.fnl/lab/mail1-ca.crt"
-podman exec fnl-lab-mail1 cat /etc/fnl-deploy/tls/ca.crt > "$CA"
+# The lab's certificates come from its own ACME CA (Pebble, started by `lab up`).
+CA="$LAB/.fnl/lab/acme-root.pem"
+fnl-deploy lab ca -i "$LAB" > "$CA"
 MARIE_PASSWORD=$(password "$MARIE")
 ANNE_PASSWORD=$(password "$ANNE")
 SUBJECT="Réunion du syndicat des eaux $(date +%H:%M:%S)"
@@ -41,7 +41,7 @@ Client settings for the lab (any mail client on this machine):
   IMAP  127.0.0.1 port 10993, SSL/TLS        (a server's port 993)
   SMTP  127.0.0.1 port 10587, STARTTLS        (587), or 10465 SSL/TLS (465)
   login: the full address; password: fnl-deploy password show ADDRESS -i $LAB
-  the certificate is issued by the lab's CA: $CA
+  the certificate is issued by the lab's ACME CA (Pebble); its root: $CA
 INFO
 
 run swaks --silent 1 --server 127.0.0.1:10587 --tls \

@@ -24,7 +24,8 @@ INFO
 
 cat <<INFO
 Web interface (mail, agenda, address book) — open in a browser on this machine and accept
-the lab's certificate (issued by the lab's own CA, $LAB/.fnl/lab/mail1-ca.crt):
+the lab's certificate (issued by the lab's ACME CA, Pebble: \`fnl-deploy lab ca -i $LAB\`
+prints its root):
 INFO
 show 10443 marie.martin@saint-etienne-de-crossey.fr \
   "Saint-Étienne-de-Crossey: the council's agenda, the Salle des fêtes to book"

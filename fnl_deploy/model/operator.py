@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import IPv4Address
 
 from pydantic import Field, model_validator
 
@@ -48,6 +49,11 @@ class OperatorDns(Strict):
         ("letsencrypt.org",), description="Certificate authorities allowed by CAA."
     )
     mta_sts_mode: str = Field("enforce", pattern="^(enforce|testing)$")
+    technical_zone: DnsMode = Field(
+        DnsMode.external,
+        description="hosted: the platform's name servers also serve the technical domain "
+        "(its servers, name servers and webmail); external: the operator serves it elsewhere.",
+    )
 
 
 class Operator(Strict):
@@ -121,3 +127,12 @@ class Server(Strict):
     name: Identifier = Field(description="Inventory host name, used by tenant placement.")
     fqdn: Domain = Field(description="Public host name (MX target), host var fnl_fqdn.")
     storage: Size | None = Field(None, description="Mail storage available (host var fnl_storage).")
+    ipv4: IPv4Address | None = Field(
+        None,
+        description="Public IPv4 address (host var fnl_ipv4): A records of hosted zones.",
+    )
+    nameserver: Domain | None = Field(
+        None,
+        description="Name server name this server answers as (host var fnl_nameserver), "
+        "one of the operator's dns.nameservers; the first of them signs the zones.",
+    )

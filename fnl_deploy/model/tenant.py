@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from fnl_deploy.i18n import t
 from fnl_deploy.model.types import (
@@ -70,13 +72,99 @@ class DnsMode(StrEnum):
     external = "external"
 
 
+#: Owner names the platform writes itself (mail, agenda, client set-up): a commune's own
+#: records may not take them, or a typo in a tenant file would break its mail.
+RESERVED_RECORD_NAMES = frozenset(
+    {
+        "_dmarc",
+        "_mta-sts",
+        "mta-sts",
+        "_smtp._tls",
+        "autoconfig",
+        "autodiscover",
+        "_autodiscover._tcp",
+        "_submissions._tcp",
+        "_submission._tcp",
+        "_imaps._tcp",
+        "_imap._tcp",
+        "_pop3s._tcp",
+        "_pop3._tcp",
+        "_caldavs._tcp",
+        "_carddavs._tcp",
+        "_caldav._tcp",
+        "_carddav._tcp",
+    }
+)
+_RECORD_LABEL = re.compile(r"^(\*|[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)$")
+
+
+class ExtraRecord(Strict):
+    """A record the commune needs besides mail and agenda (its website, a verification)."""
+
+    name: str = Field(
+        description='Owner name relative to the domain: "@" for the domain itself, "www"…'
+    )
+    type: Literal["A", "AAAA", "CNAME", "TXT", "MX", "SRV", "CAA"]
+    value: str = Field(
+        description="As in a zone file; host names are absolute (example.org). TXT: the text."
+    )
+    ttl: int | None = Field(None, ge=60, le=86400, description="Default: the operator's TTL.")
+
+    @field_validator("name")
+    @classmethod
+    def _owner_name(cls, name: str) -> str:
+        name = name.strip().lower().removesuffix(".")
+        if name == "@":
+            return name
+        labels = name.split(".")
+        if not all(_RECORD_LABEL.match(label) for label in labels) or len(name) > 200:
+            raise fail(t("record.bad_name", name=name))
+        if name in RESERVED_RECORD_NAMES or name.endswith("._domainkey"):
+            raise fail(t("record.reserved_name", name=name))
+        return name
+
+    @field_validator("value")
+    @classmethod
+    def _value_is_one_line(cls, value: str) -> str:
+        if any(unicodedata.category(char)[0] == "C" for char in value) or not value.strip():
+            raise fail(t("record.bad_value", value=value[:60]))
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _value_parses(self) -> ExtraRecord:
+        # dnspython reads the value as Knot will; host names are taken as absolute.
+        import dns.exception
+        import dns.name
+        import dns.rdata
+
+        # Zone-file syntax (comments, grouping, directives, escapes) has no place in a value.
+        forbidden = set('"\\') if self.type == "TXT" else set(";()$\\")
+        found = sorted(forbidden & set(self.value))
+        if found:
+            raise fail(t("record.forbidden_char", char=found[0], value=self.value[:60]))
+        if self.type == "TXT":
+            if self.name == "@" and self.value.lower().startswith("v=spf1"):
+                raise fail(t("record.reserved_spf"))
+            return self
+        if self.name == "@" and self.type in ("CNAME", "MX"):
+            raise fail(t("record.reserved_apex", type=self.type))
+        try:
+            dns.rdata.from_text("IN", self.type, self.value, origin=dns.name.root)
+        except (dns.exception.DNSException, ValueError) as exc:
+            raise fail(t("record.unparsable", type=self.type, value=self.value, why=exc)) from exc
+        return self
+
+
 class TenantDns(Strict):
-    """How the commune's zone is served."""
+    """How the commune's zone is served, and its own records."""
 
     mode: DnsMode | None = Field(
         None,
         description="hosted: the platform serves the zone (DNSSEC); external: the admin "
         "enters the records at the registrar. Default from operator settings.",
+    )
+    records: tuple[ExtraRecord, ...] = Field(
+        (), description="The commune's own records (its website…), served in hosted mode."
     )
 
 

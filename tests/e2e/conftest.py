@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -88,3 +89,9 @@ def lab_copy(lab_platform: Lab, tmp_path: Path) -> Path:
         lab_platform.inventory, copy, symlinks=False, ignore=shutil.ignore_patterns("runs")
     )
     return copy
+
+
+@functools.cache
+def acme_root() -> str:
+    """The lab CA's root (Pebble, PEM): every certificate of an applied lab chains to it."""
+    return lab.acme_root(LAB)

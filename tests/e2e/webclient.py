@@ -18,7 +18,7 @@ import niquests  # caldav's own HTTP client
 from playwright.sync_api import Page, sync_playwright
 
 from fnl_deploy import lab
-from tests.e2e.conftest import LAB, REPO, server_exec
+from tests.e2e.conftest import LAB, REPO, acme_root
 from tests.e2e.mailclient import password, port
 
 ARTIFACTS = REPO / "artifacts"
@@ -49,11 +49,9 @@ def _scratch() -> Path:
 
 @functools.cache
 def ca_file(server: str) -> str:
-    """The server's CA as a file: niquests (hence caldav) takes a path, not PEM text."""
-    ca = server_exec(server, "cat", "/etc/fnl-deploy/tls/ca.crt")
-    assert ca.returncode == 0, ca.stderr
+    """The lab CA's root as a file: niquests (hence caldav) takes a path, not PEM text."""
     path = _scratch() / f"{server}-ca.crt"
-    path.write_text(ca.stdout, encoding="utf-8")
+    path.write_text(acme_root(), encoding="utf-8")
     return str(path)
 
 

@@ -64,8 +64,8 @@ def test_every_operator_setting_is_in_the_reference() -> None:
 def test_hosts_yml_is_in_the_reference() -> None:
     text = documented()
     assert "`fnl_servers`" in text
-    assert set(Server.model_fields) == {"name", "fqdn", "storage"}
-    for var in ("`fnl_fqdn`", "`fnl_storage`"):
+    assert set(Server.model_fields) == {"name", "fqdn", "storage", "ipv4", "nameserver"}
+    for var in ("`fnl_fqdn`", "`fnl_storage`", "`fnl_ipv4`", "`fnl_nameserver`"):
         assert var in text
 
 
