@@ -61,10 +61,14 @@ _CLIENT_NAMES = ("mta-sts", "autoconfig", "autodiscover")
 def _certificate_names(deployment: Deployment, server: Server) -> list[str]:
     """Names the server's certificate covers: those whose DNS the platform makes point here.
 
-    Tenant names (mta-sts, autoconfig, autodiscover) only for hosted zones: an external
-    zone may not point here yet, and one failed name would fail the whole ACME order.
+    Tenant names (mail on the tenant's server; mta-sts, autoconfig, autodiscover on the
+    webmail server) only for hosted zones: an external zone may not point here yet, and
+    one failed name would fail the whole ACME order.
     """
     names = [server.fqdn]
+    for entry in deployment.hosted_entries():
+        if deployment.placement(entry).name == server.name:
+            names.append(f"mail.{entry.tenant.domain}")  # what people type in a client
     if server.name == deployment.webmail_server.name:
         names.append(deployment.operator.webmail_hostname)
         for entry in deployment.hosted_entries():

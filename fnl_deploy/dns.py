@@ -162,7 +162,8 @@ def domain_records(deployment: Deployment, entry: TenantEntry, domain: str) -> l
     # gives them the webmail server's address: a CNAME into another zone is not followed
     # by an authoritative server, and some validators (ACME) do not chase it themselves.
     web_address = deployment.webmail_server.ipv4
-    hosted = deployment.dns_mode(entry) is DnsMode.hosted and web_address is not None
+    hosted_zone = deployment.dns_mode(entry) is DnsMode.hosted
+    hosted = hosted_zone and web_address is not None
 
     def add_web(name: str, purpose: str) -> None:
         if hosted:
@@ -173,7 +174,10 @@ def domain_records(deployment: Deployment, entry: TenantEntry, domain: str) -> l
     add_web("mta-sts", "MTA-STS policy host (HTTPS)")
     add("_smtp._tls", "TXT", txt(f"v=TLSRPTv1; rua=mailto:{op.dns.tls_reports}"), "TLS-RPT reports")
     if primary:
-        add("mail", "CNAME", mx, "mail server name for clients")
+        if hosted_zone and server.ipv4 is not None:
+            add("mail", "A", str(server.ipv4), "mail server name for clients")
+        else:
+            add("mail", "CNAME", mx, "mail server name for clients")
         add("_submissions._tcp", "SRV", f"0 1 465 {mx}", "mail submission, TLS (RFC 8314)")
         add("_submission._tcp", "SRV", f"10 1 587 {mx}", "mail submission, STARTTLS (RFC 6186)")
         add("_imaps._tcp", "SRV", f"0 1 993 {mx}", "IMAP, TLS (RFC 6186)")

@@ -80,6 +80,28 @@ def broken(zone: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Échevis keeps its DNS at its registrar (dns.mode: external).
+EXTERNAL = "xn--chevis-9ua.fr"
+ELSEWHERE = "autoconfig.registrar.example."
+
+
+def broken_external(zone: str) -> str:
+    """The registrar's zone as an admin typed it: DMARC forgotten, autoconfig mistyped."""
+    lines = []
+    for line in zone.splitlines():
+        if line.startswith("; SOA and NS"):
+            line = (
+                "@ 3600 SOA ns.registrar.example. hostmaster.registrar.example. "
+                "1 3600 900 1209600 300\n@ 3600 NS ns.registrar.example."
+            )
+        if line.startswith("_dmarc "):
+            continue
+        if line.startswith("autoconfig "):
+            line = f"autoconfig 3600 CNAME {ELSEWHERE}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def zones() -> dict[str, str]:
     deployment = load_deployment(EXAMPLE)
     voiron, ambel = deployment.tenant("voiron"), deployment.tenant("ambel")
@@ -87,6 +109,9 @@ def zones() -> dict[str, str]:
     texts = {d: zone_text(deployment, voiron, d) for d in GOOD}
     texts[BROKEN] = broken(zone_text(deployment, ambel, BROKEN))
     texts[OPERATOR] = OPERATOR_ZONE
+    echevis = deployment.tenant("echevis")
+    assert echevis.domains == (EXTERNAL,)
+    texts[EXTERNAL] = broken_external(zone_text(deployment, echevis, EXTERNAL))
     assert texts[BROKEN].count("v=spf1") == 2 and "3600 MX" not in texts[BROKEN]
     return texts
 
@@ -246,6 +271,34 @@ def test_a_broken_zone_reports_exactly_its_problems_and_their_fixes(knot: int) -
     }
 
 
+def test_a_broken_external_zone_reports_exactly_its_problems(knot: int) -> None:
+    result = check(knot, "echevis", "--json")
+    assert result.exit_code == 1
+    (domain,) = json.loads(result.stdout)["data"]["tenants"][0]["domains"]
+    assert problems(domain) == [
+        ("pending", "TXT", "<selector>._domainkey"),
+        ("missing", "TXT", "_dmarc"),
+        ("wrong", "CNAME", "autoconfig"),
+    ]
+    records = {(r["type"], r["name"]): r for r in domain["records"]}
+    dmarc = records[("TXT", "_dmarc")]
+    assert dmarc["fix"] == [
+        {"action": "add", "name": "_dmarc", "type": "TXT", "value": dmarc["expected"]}
+    ]
+    # An external zone names the webmail host (a CNAME the registrar keeps right).
+    assert records[("CNAME", "autoconfig")]["fix"] == [
+        {"action": "remove", "name": "autoconfig", "type": "CNAME", "value": ELSEWHERE},
+        {
+            "action": "add",
+            "name": "autoconfig",
+            "type": "CNAME",
+            "value": "webmail.alpes-numerique.fr.",
+        },
+    ]
+    rcpnt = {c["criterion"]: c["met"] for c in domain["rcpnt"]}
+    assert rcpnt == {"extension": True, "mx": True, "spf": True, "dmarc": False, "eu_hosting": True}
+
+
 def test_a_broken_zone_human_output(knot: int) -> None:
     result = check(knot, "ambel")
     assert result.exit_code == 1
@@ -294,10 +347,11 @@ def test_every_tenant_zones_the_server_does_not_serve_are_unanswered(knot: int) 
     tenants = {t["tenant"]: t for t in json.loads(result.stdout)["data"]["tenants"]}
     assert sorted(tenants) == sorted(e.id for e in load_deployment(EXAMPLE).tenants)
     assert tenants["voiron"]["ok"] and not tenants["ambel"]["ok"]
-    echevis = tenants["echevis"]
-    assert not echevis["ok"] and echevis["counts"]["ok"] == 0
-    assert echevis["counts"]["unanswered"] > 0
-    assert {r["error"] for d in echevis["domains"] for r in d["records"]} == {"servfail", None}
+    # This knotd does not serve L'Abergement-Clémenciat's zones: unanswered, never "ok".
+    unserved = tenants["l-abergement-clemenciat"]
+    assert not unserved["ok"] and unserved["counts"]["ok"] == 0
+    assert unserved["counts"]["unanswered"] > 0
+    assert {r["error"] for d in unserved["domains"] for r in d["records"]} == {"servfail", None}
 
 
 def test_authoritative_servers_are_found_through_ns_and_asked(knot: int) -> None:

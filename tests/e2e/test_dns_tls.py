@@ -123,7 +123,7 @@ def test_dns_check_passes_on_every_hosted_tenant(lab_platform: Lab):
 
 def test_checkdmarc_accepts_every_hosted_domain(lab_platform: Lab):
     result = subprocess.run(
-        [CHECKDMARC, "--skip-tls", "-n", NS1, "-f", "json", *HOSTED],
+        [CHECKDMARC, "-n", NS1, "-f", "json", *HOSTED],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -135,7 +135,8 @@ def test_checkdmarc_accepts_every_hosted_domain(lab_platform: Lab):
         # RCPNT asks for pct=100, which DMARCbis (RFC 9989) dropped: receivers ignore it.
         assert set(report["dmarc"].get("warnings", [])) <= {PCT_REMOVED}, report["dmarc"]
         assert report["mx"]["hosts"], report
-        assert report["dnssec"] is True, report
+        # No "dnssec" assertion: the lab has no .fr zone holding the DS, so checkdmarc
+        # rightly sees an unanchored zone; the DNSSEC tests above validate from the DS.
 
 
 # --- certificates --------------------------------------------------------------------------
@@ -174,6 +175,15 @@ def test_the_webmail_name_and_client_names_are_in_the_webmail_certificate(lab_pl
     for name in (WEBMAIL, "autoconfig.voiron.fr", "mta-sts.ville-voiron.fr"):
         cert = served_certificate("mail1", 443, name)
         assert ("DNS", name) in cert["subjectAltName"]
+
+
+def test_mail_clients_may_use_mail_dot_the_communes_domain(lab_platform: Lab):
+    # mail.<domain> resolves to the commune's own server, whose certificate names it.
+    for server, domain in (("mail2", "voiron.fr"), ("mail1", "saint-etienne-de-crossey.fr")):
+        (address,) = ask(NS1, f"mail.{domain}", "A", dnssec=False).answer
+        assert address[0].to_text() == {"mail1": NS1, "mail2": NS2}[server]
+        for number in (993, 465, 587):
+            served_certificate(server, number, f"mail.{domain}")  # verified for that name
 
 
 TESTSSL_PORTS = {443: [], 465: [], 587: ["--starttls", "smtp"], 993: []}

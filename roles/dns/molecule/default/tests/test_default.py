@@ -2,7 +2,7 @@
 
 import json
 
-ZONES = ["example.org", "xn--chevis-bva.fr"]
+ZONES = ["example.org", "xn--chevis-9ua.fr"]
 
 
 def run(host, command):
