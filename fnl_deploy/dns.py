@@ -85,27 +85,46 @@ def mta_sts_id(mx_hosts: list[str], mode: str) -> str:
     return hashlib.sha256(f"{mode}|{'|'.join(sorted(mx_hosts))}".encode()).hexdigest()[:20]
 
 
+def _read_cached(path: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_cached(path: Path, data: dict[str, object]) -> None:
+    """Write a cache file atomically, and only when its content changes."""
+    if _read_cached(path) == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
 def save_dkim_keys(root: Path, keys: dict[str, dict[str, str]]) -> None:
     """Cache the DKIM public keys fetched from the servers at apply (or plan)."""
     for domain, key in sorted(keys.items()):
-        path = root / DKIM_CACHE / f"{domain}.json"
         wanted = {"selector": str(key["selector"]), "public_key": str(key["public_key"])}
-        if dkim_key(root, domain) == (wanted["selector"], wanted["public_key"]):
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(wanted, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        _write_cached(root / DKIM_CACHE / f"{domain}.json", wanted)
 
 
 def dkim_key(root: Path, domain: str) -> tuple[str, str] | None:
     """(selector, public key) fetched from the server at apply, if any."""
-    path = root / DKIM_CACHE / f"{domain}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return str(data["selector"]), str(data["public_key"])
-    except (OSError, ValueError, KeyError):
+    data = _read_cached(root / DKIM_CACHE / f"{domain}.json") or {}
+    if "selector" not in data or "public_key" not in data:
         return None
+    return str(data["selector"]), str(data["public_key"])
+
+
+def dmarc_record(deployment: Deployment) -> str:
+    """The DMARC policy of every domain the platform sends for (RCPNT: pct=100)."""
+    op = deployment.operator
+    return (
+        f"v=DMARC1; p={op.dns.dmarc_policy.value}; pct=100; "
+        f"rua=mailto:{op.dns.dmarc_reports}; adkim=s; aspf=s"
+    )
 
 
 def tenant_records(deployment: Deployment, entry: TenantEntry) -> list[Record]:
@@ -151,10 +170,7 @@ def domain_records(deployment: Deployment, entry: TenantEntry, domain: str) -> l
                 pending=True,
             )
         )
-    dmarc = (
-        f"v=DMARC1; p={op.dns.dmarc_policy.value}; pct=100; "
-        f"rua=mailto:{op.dns.dmarc_reports}; adkim=s; aspf=s"
-    )
+    dmarc = dmarc_record(deployment)
     add("_dmarc", "TXT", txt(dmarc), "DMARC policy (RCPNT: quarantine or reject, pct=100)")
     policy_id = mta_sts_id([server.fqdn], op.dns.mta_sts_mode)
     add("_mta-sts", "TXT", txt(f"v=STSv1; id={policy_id}"), "MTA-STS policy version")
@@ -228,13 +244,10 @@ def technical_records(deployment: Deployment) -> list[Record]:
         out.append(_check(Record(domain, name, rtype, value, ttl, purpose)))
 
     def relative(fqdn: str) -> str | None:
-        return (
-            "@"
-            if fqdn == domain
-            else fqdn.removesuffix(f".{domain}")
-            if fqdn.endswith(f".{domain}")
-            else None
-        )
+        """The owner name inside this zone, or None for a name elsewhere."""
+        if fqdn == domain:
+            return "@"
+        return fqdn.removesuffix(f".{domain}") if fqdn.endswith(f".{domain}") else None
 
     for ns in op.dns.nameservers:
         add("@", "NS", f"{ns}.", "name server")
@@ -254,11 +267,7 @@ def technical_records(deployment: Deployment) -> list[Record]:
         name = relative(fqdn)
         if name is not None:
             add(name, "A", address, "platform host")
-    dmarc = (
-        f"v=DMARC1; p={op.dns.dmarc_policy.value}; pct=100; "
-        f"rua=mailto:{op.dns.dmarc_reports}; adkim=s; aspf=s"
-    )
-    add("_dmarc", "TXT", txt(dmarc), "DMARC policy")
+    add("_dmarc", "TXT", txt(dmarc_record(deployment)), "DMARC policy")
     # Tenant domains send their DMARC reports here: RFC 7489 §7.1 wants the receiving
     # domain to accept them, which a wildcard does for every tenant at once.
     if op.dns.dmarc_reports.endswith(f"@{domain}"):
@@ -275,23 +284,13 @@ DS_CACHE = Path(".fnl") / "dnssec"
 def save_ds_records(root: Path, found: dict[str, list[str]]) -> None:
     """Cache the DS records of signed zones, as the signing server computed them."""
     for domain, values in sorted(found.items()):
-        path = root / DS_CACHE / f"{domain}.json"
-        wanted = sorted(str(v) for v in values)
-        if ds_records(root, domain) == wanted:
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"ds": wanted}, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        _write_cached(root / DS_CACHE / f"{domain}.json", {"ds": sorted(str(v) for v in values)})
 
 
 def ds_records(root: Path, domain: str) -> list[str]:
     """DS values (key tag, algorithm, digest type, digest) to give the registrar."""
-    try:
-        data = json.loads((root / DS_CACHE / f"{domain}.json").read_text(encoding="utf-8"))
-        return [str(v) for v in data["ds"]]
-    except (OSError, ValueError, KeyError):
-        return []
+    values = (_read_cached(root / DS_CACHE / f"{domain}.json") or {}).get("ds")
+    return [str(v) for v in values] if isinstance(values, list) else []
 
 
 def registrar_ds(deployment: Deployment, entry: TenantEntry) -> list[Record]:
