@@ -252,13 +252,41 @@ def _remove_container(name: str) -> None:
 NETAVARK_IPAM_DB = Path("/run/containers/networks/ipam.db")
 
 
+#: runc's record of each container it started (root). Same story as netavark's table.
+RUNC_STATE_DIR = Path("/run/runc")
+
+
+def _pid_alive(pid: int) -> bool:
+    return pid > 0 and Path(f"/proc/{pid}").exists()
+
+
+def _forget_previous_boot_state() -> None:
+    """Drop what /run still holds about containers of a previous boot, when none runs.
+
+    With no conmon at all, no container runs, so no address allocation and no runc state
+    can be live. A host restored from a snapshot still has both: starting a lab container
+    then fails with "requested ip address … is already allocated" (netavark), then with
+    "container with given ID already exists" (runc). After a reboot /run is empty anyway:
+    this only restores that state, and only for runc records whose init process is gone.
+    """
+    if _any_conmon_running() or os.geteuid() != 0:
+        return
+    NETAVARK_IPAM_DB.unlink(missing_ok=True)
+    if not RUNC_STATE_DIR.is_dir():
+        return
+    for record in RUNC_STATE_DIR.iterdir():
+        try:
+            pid = int(json.loads((record / "state.json").read_text()).get("init_process_pid", 0))
+        except (OSError, ValueError, AttributeError):
+            pid = 0
+        if not _pid_alive(pid):
+            shutil.rmtree(record, ignore_errors=True)
+
+
 def _ensure_network() -> None:
+    _forget_previous_boot_state()
     if _podman("network", "exists", NETWORK, check=False).returncode != 0:
         _remove_stale_bridge()
-        if not _any_conmon_running() and os.geteuid() == 0:
-            # No container runs, so no allocation can be live: start from a clean table,
-            # as after a reboot, or the lab's fixed addresses count as "already allocated".
-            NETAVARK_IPAM_DB.unlink(missing_ok=True)
         _podman("network", "create", "--subnet", str(SUBNET), NETWORK)
 
 
@@ -393,14 +421,19 @@ def up(inventory: Path, servers: int | None = None, progress: Progress = None) -
 # --- the lab's ACME server ------------------------------------------------------------------
 
 
-def acme_directory(inventory: Path) -> Path:
-    """Pebble's configuration and the CA of its API certificate (per deployment, not in git)."""
-    return inventory / ".fnl" / "lab" / "acme"
+#: Host-wide like the lab itself (fixed container names, one lab per host): any checkout's
+#: `lab up` and `apply` find the same Pebble and the same API CA.
+LAB_STATE_DIR = Path("/var/lib/fnl-deploy-lab")
 
 
-def _acme_files(inventory: Path) -> Path:
+def acme_directory() -> Path:
+    """Pebble's configuration and the CA of its API certificate (hosts.yml points here)."""
+    return LAB_STATE_DIR / "acme"
+
+
+def _acme_files() -> Path:
     """Pebble's API certificate for acme.lab, from a small CA the servers are told to trust."""
-    directory = acme_directory(inventory)
+    directory = acme_directory()
     if not (directory / "api.crt").exists():
         _make_acme_api_certificate(directory)
     config = {
@@ -449,7 +482,7 @@ def acme_root(inventory: Path) -> str:
     import ssl
     import urllib.request
 
-    ca = acme_directory(inventory) / "api-ca.crt"
+    ca = acme_directory() / "api-ca.crt"
     if not ca.exists():
         raise LabError("the lab's ACME server was never started", "run: fnl-deploy lab up")
     context = ssl.create_default_context(cafile=str(ca))
@@ -467,6 +500,16 @@ def acme_root(inventory: Path) -> str:
         ) from exc
 
 
+def _acme_mount(container: str) -> str | None:
+    """Where the container's /acme comes from on the host."""
+    result = _podman("inspect", "--format", "{{json .Mounts}}", container, check=False)
+    try:
+        mounts = json.loads(result.stdout or "[]")
+    except ValueError:
+        return None
+    return next((m.get("Source") for m in mounts if m.get("Destination") == "/acme"), None)
+
+
 def _ensure_acme(inventory: Path, image: str, servers: list[LabServer], progress: Progress) -> None:
     """Pebble on the lab network, resolving names through the lab's first server (its Knot).
 
@@ -475,13 +518,17 @@ def _ensure_acme(inventory: Path, image: str, servers: list[LabServer], progress
     """
     if not PEBBLE.exists():
         raise LabError("pebble is not installed (the lab's ACME server)", f"run: {setup_command()}")
+    directory = _acme_files().resolve()
     state = _container_state(ACME_CONTAINER)
+    if state != "absent" and _acme_mount(ACME_CONTAINER) != str(directory):
+        # Made by an older version, from another checkout's directory (which may be gone).
+        _remove_container(ACME_CONTAINER)
+        state = "absent"
     if state == "running":
         return
     if state != "absent":
         _podman("start", ACME_CONTAINER)
         return
-    directory = _acme_files(inventory).resolve()
     if progress:
         progress(f"starting the lab's ACME server (Pebble) at {ACME_DIRECTORY}")
     _podman(

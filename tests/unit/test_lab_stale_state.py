@@ -77,3 +77,28 @@ def test_a_container_whose_conmon_runs_is_left_alone(alive_file, monkeypatch):
 def test_an_absent_container_is_absent(alive_file, monkeypatch):
     monkeypatch.setattr(lab, "_podman", FakePodman(alive_file, {}))
     assert lab._container_state("fnl-lab-mail9") == "absent"
+
+
+def test_addresses_kept_from_a_snapshot_are_forgotten_when_nothing_runs(
+    alive_file, tmp_path, monkeypatch
+):
+    # Seen at the start of a session restored from a snapshot: the network existed, and
+    # `podman start` failed with "requested ip address 10.89.64.11 is already allocated to
+    # container ID <the same container>".
+    table = tmp_path / "ipam.db"
+    table.write_bytes(b"stale")
+    monkeypatch.setattr(lab, "NETAVARK_IPAM_DB", table)
+    # Then "runc create failed: container with given ID already exists": runc's records.
+    runc = tmp_path / "runc"
+    for name, pid in (("gone", 999_999_999), ("alive", lab.os.getpid())):
+        (runc / name).mkdir(parents=True)
+        (runc / name / "state.json").write_text(f'{{"init_process_pid": {pid}}}')
+    monkeypatch.setattr(lab, "RUNC_STATE_DIR", runc)
+    monkeypatch.setattr(lab, "_podman", FakePodman(alive_file, {}))
+    monkeypatch.setattr(lab, "_any_conmon_running", lambda: True)
+    lab._ensure_network()
+    assert table.exists(), "a running container's allocations must be kept"
+    monkeypatch.setattr(lab, "_any_conmon_running", lambda: False)
+    lab._ensure_network()
+    assert not table.exists()
+    assert sorted(p.name for p in runc.iterdir()) == ["alive"]
