@@ -44,6 +44,7 @@ from fnl_deploy.report import (
 )
 from fnl_deploy.runner import RunRequest
 from fnl_deploy.scaffold import new_tenant
+from fnl_deploy.welcome import welcome
 
 inventory_option = click.option(
     "-i",
@@ -449,6 +450,140 @@ def _show_run(result: Result, planned: bool) -> None:
     if result.errors:
         stderr().print(render_failures(result.data), markup=False, highlight=False)
     say(render_changes(result.data, planned))
+
+
+@main.command("welcome")
+@click.argument("tenant")
+@click.option(
+    "--person",
+    "people",
+    metavar="ID",
+    multiple=True,
+    help="Only this person (id in the tenant file); repeat for several. Default: everyone.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="PDF to write, outside the deployment directory (mode 600).",
+)
+@inventory_option
+@command("welcome")
+def welcome_cmd(
+    tenant: str, people: tuple[str, ...], output: Path, inventory: Path
+) -> tuple[Result, Callable[[], None]]:
+    """Printable welcome sheets (PDF, in French): one A4 page per person.
+
+    Each page gives the address, the initial password, the webmail, the client settings
+    and a QR code for phones, from the encrypted password store. Print them, hand them
+    over, then delete the file.
+    """
+    result = welcome(inventory, tenant, people, output)
+    data = result.data
+    return result, lambda: say(t("welcome.written", count=data["pages"], path=data["output"]))
+
+
+@main.command("migrate")
+@click.argument("tenant")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    metavar="imaps://HOST[:PORT]",
+    help="The old provider's IMAP server (imap://HOST[:PORT] for STARTTLS).",
+)
+@click.option(
+    "--map",
+    "map_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV with a header old_login,old_password,new_address (kept out of git).",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM of the CA the old server's certificate chains to, if not a public one.",
+)
+@inventory_option
+@command("migrate")
+def migrate_cmd(
+    tenant: str, source: str, map_file: Path, ca_file: Path | None, inventory: Path
+) -> tuple[Result, Callable[[], None]]:
+    """Copy mailboxes from TENANT's old provider onto its server (one way, resumable).
+
+    Nothing in the new mailboxes is ever deleted; running it again copies only what is
+    new. Exit 0: every mailbox has all its messages; 1: one is incomplete or failed;
+    2: invalid input (nothing ran); 3: a migration of TENANT is already running;
+    130: interrupted (run it again to continue).
+    """
+    from fnl_deploy import migrate
+
+    result = migrate.migrate(
+        inventory, tenant, source, map_file, ca_file, migrate.MigrationProgress()
+    )
+
+    def render() -> None:
+        say(migrate.render(result.data))
+        for error in result.errors:
+            print_error(FnlDeployError(error["message"], error.get("hint")))
+
+    return result, render
+
+
+@main.command("offboard")
+@click.argument("tenant")
+@click.option("--purge", is_flag=True, help="Destroy the live data of an offboarded tenant.")
+@click.option("--visa", metavar="REF", help="Visa reference of the Archives départementales.")
+@inventory_option
+@command("offboard")
+def offboard_cmd(
+    tenant: str, purge: bool, visa: str | None, inventory: Path
+) -> tuple[Result, Callable[[], None]]:
+    """Archive a commune's mail, calendars and contacts, then disable it.
+
+    The archive (tar.gz, SHA-256 of every file, read back before it counts) stays on the
+    tenant's server; the tenant file gets `offboarded: <date>` and the tenant is applied:
+    accounts, domains and zone disabled, data kept. Later, `--purge --visa REF` destroys the
+    live data, only if an archive still verifies, and records the visa.
+    Exit 0: done; 1: a server refused or failed (nothing disabled); 2: invalid input.
+    """
+    from fnl_deploy import offboard
+
+    if visa is not None and not purge:
+        raise click.UsageError("--visa goes with --purge")
+    if purge:
+        result = offboard.purge(inventory, tenant, visa)
+    else:
+        with Progress() as progress:
+            result = offboard.offboard(inventory, tenant, progress)
+
+    def render() -> None:
+        for error in result.errors:
+            print_error(FnlDeployError(error["message"], error.get("hint")))
+        if result.exit_code != 0:
+            return
+        if purge:
+            report = result.data["purge"]
+            keys = ("visa", "archive", "sha256")
+            say(t("offboard.purged", tenant=result.data["tenant"], **{k: report[k] for k in keys}))
+            return
+        archive = result.data["archive"]
+        say(render_changes(result.data["apply"], planned=False))
+        say(
+            t(
+                "offboard.done",
+                tenant=result.data["tenant"],
+                items=sum(f["items"] for f in archive.get("folders", [])),
+                mailboxes=len(archive.get("mailboxes", [])),
+                archive=archive["archive"],
+                server=archive["server"],
+                sha256=archive["sha256"],
+                file=result.data["file"],
+            )
+        )
+
+    return result, render
 
 
 if __name__ == "__main__":  # pragma: no cover

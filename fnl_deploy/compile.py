@@ -32,7 +32,7 @@ def compile_deployment(deployment: Deployment) -> dict[str, dict[str, Any]]:
 
 
 def compile_server(deployment: Deployment, server: Server) -> dict[str, Any]:
-    entries = [e for e in deployment.tenants if deployment.placement(e).name == server.name]
+    entries = [e for e in deployment.live_tenants if deployment.placement(e).name == server.name]
     tenants = [compile_tenant(deployment, e) for e in entries]
     op = deployment.operator
     is_webmail = server.name == deployment.webmail_server.name
@@ -51,6 +51,14 @@ def compile_server(deployment: Deployment, server: Server) -> dict[str, Any]:
         "tls": {"names": _certificate_names(deployment, server)},
         "clients": _client_domains(deployment) if is_webmail else [],
         "tenants": tenants,
+        # Tenants `fnl-deploy offboard` disabled: off the services, but their accounts and
+        # mail stay as they are (not archived one by one like a removed mailbox), for a
+        # purge with a visa, or for a return.
+        "offboarded": sorted(
+            e.id
+            for e in deployment.tenants
+            if e.tenant.offboarded is not None and deployment.placement(e).name == server.name
+        ),
     }
 
 
@@ -81,7 +89,7 @@ def _certificate_names(deployment: Deployment, server: Server) -> list[str]:
 def _client_domains(deployment: Deployment) -> list[dict[str, str]]:
     """Every tenant domain's client set-up, served by the webmail server."""
     out = []
-    for entry in deployment.tenants:
+    for entry in deployment.live_tenants:
         for domain in entry.domains:
             stable = uuid.uuid5(uuid.NAMESPACE_DNS, f"fnl-deploy.{domain}")
             out.append(
@@ -129,7 +137,7 @@ def _open_ports(deployment: Deployment, tenants: list[dict[str, Any]]) -> list[d
     ports = list(_WEB_PORTS)
     if any(t["services"]["mail"] for t in tenants) or not tenants:
         ports += _MAIL_PORTS
-    if any(deployment.dns_mode(e) is DnsMode.hosted for e in deployment.tenants):
+    if deployment.hosted_entries():
         ports += _DNS_PORTS
     return [
         {"port": port, "proto": proto, "comment": comment}
@@ -158,6 +166,9 @@ def compile_tenant(deployment: Deployment, entry: TenantEntry) -> dict[str, Any]
             "role": p.role,
             "admin": p.admin,
             "quota_bytes": deployment.mailbox_quota(entry, p.quota),
+            # Addresses this mailbox had before: the directory renames instead of creating.
+            "former": [address(f) for f in p.former_addresses],
+            "login": not p.disabled,
         }
         for p in tenant.people
     ] + [
@@ -169,13 +180,15 @@ def compile_tenant(deployment: Deployment, entry: TenantEntry) -> dict[str, Any]
             "role": None,
             "admin": False,
             "quota_bytes": deployment.mailbox_quota(entry, s.quota),
+            "former": [],
+            "login": False,
         }
         for s in tenant.shared_mailboxes
     ]
     aliases = [
         {"address": address(alias), "targets": [address(p.mailbox)]}
         for p in tenant.people
-        for alias in p.aliases
+        for alias in (*p.aliases, *p.former_addresses)
     ] + [
         {"address": address(a.address), "targets": [address(x) for x in a.to]}
         for a in tenant.aliases

@@ -98,8 +98,14 @@ class Deployment:
         first = self.operator.dns.nameservers[:1]
         return next((s for s in self.servers if first and s.nameserver == first[0]), None)
 
+    @property
+    def live_tenants(self) -> list[TenantEntry]:
+        """Tenants the platform serves: all but those `fnl-deploy offboard` marked as gone
+        (their accounts, domains and zones are then disabled, their data kept)."""
+        return [e for e in self.tenants if e.tenant.offboarded is None]
+
     def hosted_entries(self) -> list[TenantEntry]:
-        return [e for e in self.tenants if self.dns_mode(e) is DnsMode.hosted]
+        return [e for e in self.live_tenants if self.dns_mode(e) is DnsMode.hosted]
 
     def dns_mode(self, entry: TenantEntry) -> DnsMode:
         return entry.tenant.dns.mode or self.operator.defaults.dns_mode
@@ -330,6 +336,10 @@ def _addresses(entry: TenantEntry) -> Iterator[tuple[str, str, Loc]]:
             yield alias, "alias", ("people", i, "aliases", j)
     for i, alias in enumerate(tenant.aliases):
         yield alias.address, "alias", ("aliases", i, "address")
+    # A former address stays the person's: an alias to the renamed mailbox.
+    for i, person in enumerate(tenant.people):
+        for j, former in enumerate(person.former_addresses):
+            yield former, "alias", ("people", i, "former_addresses", j)
     seen_calendars: set[str] = set()
     for i, calendar in enumerate(tenant.calendars):
         cid = calendar_id(calendar)

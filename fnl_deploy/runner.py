@@ -109,6 +109,10 @@ class RunOutcome:
     dkim: dict[str, dict[str, str]] = field(default_factory=dict)
     #: DS records of the signed zones, as the signing server computed them: domain -> [DS].
     ds: dict[str, list[str]] = field(default_factory=dict)
+    #: What `offboard` exported or purged on the tenant's server (playbooks/offboard.yml).
+    offboard: list[dict[str, Any]] = field(default_factory=list)
+    #: Per-mailbox reports of a migration from an old provider (playbooks/migrate.yml).
+    migrations: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -201,6 +205,8 @@ def build_run(
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
         "ANSIBLE_ROLES_PATH": str(roles),
         "ANSIBLE_LIBRARY": str(playbooks / "library"),
+        # The PostgreSQL helpers, also for the playbooks' own modules (offboard).
+        "ANSIBLE_MODULE_UTILS": str(roles / "directory" / "module_utils"),
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
@@ -257,8 +263,17 @@ def write_credentials(
             return []
         raise
     everyone = [a for state in states.values() for a in person_addresses(state)]
-    if not check and store.ensure(everyone):
-        store.save()
+    renames = {
+        m["address"]: m["former"]
+        for state in states.values()
+        for tenant in state["tenants"]
+        for m in tenant["mailboxes"]
+        if m.get("former")
+    }
+    if not check:
+        moved = store.carry_over(renames)
+        if store.ensure(everyone) or moved:
+            store.save()
     out.mkdir(parents=True, exist_ok=True)
     os.chmod(out, 0o700)
     resets = []
@@ -403,6 +418,10 @@ class EventCollector:
             self.outcome.dkim.update(res["fnl_dkim"])
         if isinstance(res.get("fnl_ds"), dict):
             self.outcome.ds.update(res["fnl_ds"])
+        if isinstance(res.get("fnl_offboard"), dict):
+            self.outcome.offboard.append({"server": host, **res["fnl_offboard"]})
+        if isinstance(res.get("fnl_migrations"), list):
+            self.outcome.migrations += [{"server": host, **m} for m in res["fnl_migrations"]]
         if not res.get("changed") or action.split(".")[-1] in BOOKKEEPING:
             return
         role = data.get("role") or "site"

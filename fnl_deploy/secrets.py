@@ -106,6 +106,21 @@ class PasswordStore:
                 created.append(address)
         return created
 
+    def carry_over(self, renames: dict[str, list[str]]) -> list[str]:
+        """A renamed account keeps its password: its entry moves from a former address to
+        the new one (the server keeps the hash; the welcome sheet must show the same one).
+        Returns the new addresses that took an entry."""
+        moved = []
+        for address, formers in sorted(renames.items()):
+            if address in self.entries:
+                continue
+            for former in formers:
+                if former in self.entries:
+                    self.entries[address] = self.entries.pop(former)
+                    moved.append(address)
+                    break
+        return moved
+
     def reset(self, address: str) -> str:
         password = generate_password()
         self.entries[address] = {

@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(python3-venv python3-dev gcc git openssh-client bind9-utils knot-dnsutils knot swaks curl testssl.sh)
+packages=(python3-venv python3-dev gcc git openssh-client bind9-utils knot-dnsutils knot swaks curl testssl.sh poppler-utils zbar-tools fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

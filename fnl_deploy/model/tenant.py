@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import unicodedata
 from enum import StrEnum
@@ -197,6 +198,16 @@ class Person(Strict):
     aliases: tuple[LocalPart, ...] = Field((), description="Other addresses that reach them.")
     admin: bool = Field(False, description="May manage the commune's shared resources.")
     quota: Size | None = Field(None, description="Overrides the default mailbox quota.")
+    former_addresses: tuple[LocalPart, ...] = Field(
+        (),
+        description="Earlier mailbox names of this person (a rename, a marriage): the mailbox "
+        "keeps its mail, agenda and password, and these addresses keep reaching it.",
+    )
+    disabled: bool = Field(
+        False,
+        description="Login refused everywhere (IMAP, SMTP, web, DAV) while mail still "
+        "arrives and is kept; back to false restores access with the same password.",
+    )
 
 
 class Right(StrEnum):
@@ -291,6 +302,11 @@ class Tenant(Strict):
     aliases: tuple[Alias, ...] = ()
     lists: tuple[MailingList, ...] = ()
     calendars: tuple[Calendar, ...] = ()
+    offboarded: datetime.date | None = Field(
+        None,
+        description="Written by `fnl-deploy offboard` once the commune's data is archived: "
+        "its accounts, domains and zone are disabled, its data kept until a purge.",
+    )
 
     @field_validator("schema_", mode="before")
     @classmethod

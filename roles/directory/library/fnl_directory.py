@@ -203,6 +203,18 @@ MIGRATIONS = [
         RETURN NEW;
     END $$;
     """,
+    # 4: staff changes. A person can be suspended (login refused everywhere, mail still
+    # delivered): the services read no password for them, the stored hash stays theirs.
+    """
+    ALTER TABLE fnl.mailbox ADD COLUMN login_enabled boolean NOT NULL DEFAULT true;
+    CREATE OR REPLACE VIEW fnl.mail_account AS
+        SELECT m.address, m.kind, m.display_name,
+               CASE WHEN m.login_enabled THEN m.password_hash END AS password_hash,
+               m.quota_bytes, m.maildir, m.tenant_id, m.domain, m.local_part
+        FROM fnl.mailbox m
+        JOIN fnl.mail_domain d ON d.name = m.domain AND d.tenant_id = m.tenant_id
+        WHERE m.state = 'active';
+    """,
 ]
 
 
@@ -260,16 +272,25 @@ def size(n):
 class Sync:
     """Compute and apply the difference between the directory and the desired state."""
 
-    def __init__(self, cur, tenants, scope, credentials):
+    def __init__(self, cur, tenants, scope, credentials, offboarded=()):
         self.cur = cur
         self.tenants = {t["id"]: t for t in tenants}
+        #: Disabled as a whole by an offboarding: their accounts, routes and rights stay
+        #: as they are (the views hide them), so nothing is archived one by one.
+        self.offboarded = set(offboarded)
         self.scope = set(scope) if scope is not None else None
         self.hashes = credentials.get("hashes", {})
         self.resets = set(credentials.get("resets", []))
         self.changes = []
+        #: former address → new address, for the groupware's own records of the account.
+        self.renamed = {}
 
     def in_scope(self, tenant_id):
         return self.scope is None or tenant_id in self.scope
+
+    def may_remove(self, tenant_id):
+        """Whether rows of this tenant that left the files are to be disabled or removed."""
+        return self.in_scope(tenant_id) and tenant_id not in self.offboarded
 
     def run(self):
         self.sync_tenants()
@@ -313,7 +334,9 @@ class Sync:
         for tid, row in sorted(current.items()):
             if tid not in self.tenants and self.in_scope(tid) and row[3] == "active":
                 cur.execute("UPDATE fnl.tenant SET state = 'disabled' WHERE id = %s", (tid,))
-                self.changes.append(change(tid, "-", "tenant", tid, "disabled, data kept"))
+                self.changes.append(change(tid, "-", "tenant", tid, (
+                    "offboarded: disabled, accounts and data kept as they are"
+                    if tid in self.offboarded else "disabled, data kept")))
 
     def sync_domains(self):
         cur = self.cur
@@ -354,7 +377,7 @@ class Sync:
         cur = self.cur
         cur.execute(
             "SELECT id, address, tenant_id, kind, display_name, quota_bytes, "
-            "password_hash IS NULL FROM fnl.mailbox WHERE state = 'active'"
+            "password_hash IS NULL, login_enabled FROM fnl.mailbox WHERE state = 'active'"
         )
         current = {row[1]: row for row in cur.fetchall()}
         wanted = {}
@@ -362,6 +385,7 @@ class Sync:
             if self.in_scope(tid):
                 for m in t["mailboxes"]:
                     wanted[m["address"]] = (tid, t["domain"], m)
+        self.rename_mailboxes(current, wanted)
         for address, (tid, domain, m) in sorted(wanted.items()):
             row = current.get(address)
             if row is None:
@@ -385,10 +409,24 @@ class Sync:
                             (m["quota_bytes"], row[0]))
                 self.changes.append(change(tid, "~", "quota", address, "%s → %s" % (
                     size(row[5]), size(m["quota_bytes"]))))
-            if row[4] != m["name"] or row[3] != m["kind"]:
-                cur.execute("UPDATE fnl.mailbox SET display_name = %s, kind = %s WHERE id = %s",
-                            (m["name"], m["kind"], row[0]))
+            if row[3] != m["kind"]:
+                # A departed person's mailbox handed to a successor (declared as a shared
+                # mailbox with them as member), or back: same account, same mail.
+                cur.execute("UPDATE fnl.mailbox SET kind = %s WHERE id = %s", (m["kind"], row[0]))
+                self.changes.append(change(tid, "~", "mailbox", address, (
+                    "now a shared mailbox: its members read the mail, its owner no longer "
+                    "logs in" if m["kind"] == "shared" else "a person's mailbox again")))
+            if row[4] != m["name"]:
+                cur.execute("UPDATE fnl.mailbox SET display_name = %s WHERE id = %s",
+                            (m["name"], row[0]))
                 self.changes.append(change(tid, "~", "mailbox", address, m["name"]))
+            login = m.get("login", m["kind"] == "person")
+            if m["kind"] == "person" and row[7] != login:
+                cur.execute("UPDATE fnl.mailbox SET login_enabled = %s WHERE id = %s",
+                            (login, row[0]))
+                self.changes.append(change(tid, "~", "login", address, (
+                    "enabled again, same password" if login
+                    else "disabled: login refused, mail still delivered and kept")))
             if row[6] and address in self.hashes and address not in self.resets:
                 # An account that never had a password gets its initial one; a password
                 # once set is never overwritten except on an explicit reset.
@@ -400,7 +438,7 @@ class Sync:
                             (self.hashes[address], row[0]))
                 self.changes.append(change(tid, "~", "password", address, "reset"))
         for address, row in sorted(current.items()):
-            if address not in wanted and self.in_scope(row[2]):
+            if address not in wanted and self.may_remove(row[2]):
                 cur.execute(
                     "UPDATE fnl.mailbox SET state = 'disabled', disabled_at = now() "
                     "WHERE id = %s",
@@ -408,6 +446,27 @@ class Sync:
                 )
                 self.changes.append(change(row[2], "-", "mailbox", address,
                                            "disabled, login refused, mail kept"))
+
+    def rename_mailboxes(self, current, wanted):
+        """A person's new address takes over the account at one of their former addresses:
+        same id, same mail directory, same password; only the address changes. The former
+        address then stays theirs as an alias (sync_forwards)."""
+        for address, (tid, domain, m) in sorted(wanted.items()):
+            if address in current:
+                continue
+            for former in m.get("former", []):
+                row = current.get(former)
+                if row is None or former in wanted or row[2] != tid or row[3] != "person":
+                    continue
+                self.cur.execute(
+                    "UPDATE fnl.mailbox SET address = %s, local_part = %s, domain = %s "
+                    "WHERE id = %s", (address, address.split("@", 1)[0], domain, row[0]))
+                current[address] = (row[0], address) + tuple(row[2:])
+                del current[former]
+                self.changes.append(change(tid, "~", "mailbox", address,
+                                           "renamed from %s, mail kept" % former))
+                self.renamed[former] = address
+                break
 
     def sync_forwards(self):
         cur = self.cur
@@ -436,7 +495,7 @@ class Sync:
                 )
                 self.changes.append(change(tid, "+", kind, key[0], "→ " + key[1]))
         for key, row in sorted(current.items()):
-            if key not in wanted and self.in_scope(row[2]):
+            if key not in wanted and self.may_remove(row[2]):
                 # Routing only: removing it never touches stored mail.
                 cur.execute("DELETE FROM fnl.forward WHERE address = %s AND target = %s", key)
                 self.changes.append(change(row[2], "-", row[3], key[0], "→ " + key[1]))
@@ -467,7 +526,7 @@ class Sync:
                 self.changes.append(change(tid, "~", "right", key[0],
                                            "%s: %s → %s" % (key[1], row[3], rights)))
         for key, row in sorted(current.items()):
-            if key not in wanted and self.in_scope(row[2]):
+            if key not in wanted and self.may_remove(row[2]):
                 cur.execute("DELETE FROM fnl.shared_right WHERE mailbox = %s AND member = %s", key)
                 self.changes.append(change(row[2], "-", "right", key[0], key[1]))
 
@@ -501,7 +560,7 @@ class Sync:
                 self.changes.append(change(tid, "~", c["kind"], address, c["name"],
                                            service="groupware"))
         for address, row in sorted(current.items()):
-            if address not in wanted and self.in_scope(row[1]) and row[5] == "active":
+            if address not in wanted and self.may_remove(row[1]) and row[5] == "active":
                 # Its events stay in SOGo; only the account stops being served.
                 cur.execute("UPDATE fnl.calendar SET state = 'disabled' WHERE address = %s",
                             (address,))
@@ -580,7 +639,8 @@ def main():
         except FileNotFoundError:
             credentials = {}
     if module.check_mode and (psycopg2 is None or not database_exists(params["database"])):
-        changes = Sync(EmptyDirectory(), desired["tenants"], params["scope"], credentials).run()
+        changes = Sync(EmptyDirectory(), desired["tenants"], params["scope"], credentials,
+                       desired.get("offboarded", [])).run()
         module.exit_json(changed=True, fnl_changes=changes, schema_version=0, new_directory=True)
     if psycopg2 is None:
         module.fail_json(msg="python3-psycopg2 is required on the server")
@@ -592,7 +652,8 @@ def main():
     try:
         with transaction(connection, module.check_mode) as cur:
             before = migrate(cur)
-            changes = Sync(cur, desired["tenants"], params["scope"], credentials).run()
+            changes = Sync(cur, desired["tenants"], params["scope"], credentials,
+                           desired.get("offboarded", [])).run()
             readers_created = ensure_readers(cur, params["readers"])
             schema_changed = created or before < len(MIGRATIONS) or bool(readers_created)
     except psycopg2.Error as exc:

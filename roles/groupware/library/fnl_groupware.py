@@ -16,7 +16,8 @@ description:
   - C(phase=calendars) runs once SOGo answers. For every room, equipment and shared
     calendar of the tenant files it creates the calendar of its account, names it, and
     sets the rights of the commune's people (book, read, write, manage) through SOGo's
-    own DAV interface; people who gain access are subscribed to it. Only differences are
+    own DAV interface; a renamed person's agenda and contacts follow the new address
+    (sogo-tool rename-user); people who gain access are subscribed to it. Only differences are
     sent; a calendar that left the files keeps its events (its account is disabled by
     the directory).
   - Supports check mode; returns the changes as C(fnl_changes).
@@ -340,6 +341,12 @@ def subscribe(newcomers, names, sogo_url):
         connection.commit()
     finally:
         connection.close()
+    restart_sogo(sogo_url)
+
+
+def restart_sogo(sogo_url):
+    """Restart SOGo and memcached (no stale copy of a user's settings survives), then wait
+    until SOGo answers again."""
     subprocess.run(["systemctl", "restart", "memcached", "sogo"], check=True,
                    capture_output=True, timeout=180)
     for _ in range(90):  # the next task, or a user, finds it answering
@@ -358,12 +365,96 @@ def right_of(roles):
     return "custom"
 
 
+def sogo_users():
+    """Accounts SOGo holds data or settings for."""
+    connection = connect_as_postgres("sogo")
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT to_regclass('sogo_folder_info'), to_regclass('sogo_user_profile')")
+            if None in cur.fetchone():
+                return set()
+            cur.execute("SELECT c_path2 FROM sogo_folder_info UNION "
+                        "SELECT c_uid FROM sogo_user_profile")
+            return {r[0] for r in cur.fetchall()}
+    finally:
+        connection.close()
+
+
+def pending_renames(desired, scope, users):
+    """(tenant, former, new) for each renamed person whose agenda and address book SOGo
+    still files under a former address (the directory renamed the account itself)."""
+    renames = []
+    for tenant in groupware_tenants(desired, scope):
+        for mailbox in tenant["mailboxes"]:
+            if mailbox["kind"] != "person" or mailbox["address"] in users:
+                continue
+            for former in mailbox.get("former", []):
+                if former in users:
+                    renames.append((tenant["id"], former, mailbox["address"]))
+                    break
+    return renames
+
+
+def departed_people(database, desired, scope, users):
+    """(tenant, address, retired uid) for each person who left the files and whose agenda,
+    contacts and settings SOGo still files under their address. Set aside under a name no
+    one logs in with, so that the address given to someone new later starts empty, as its
+    mailbox does; the data stays (an offboarding exports it with the rest of the domain)."""
+    live = {t["id"]: t for t in groupware_tenants(desired, scope)}
+    wanted = {m["address"] for t in live.values() for m in t["mailboxes"]}
+    wanted |= {c["address"] for t in live.values() for c in t.get("calendars", [])}
+    with transaction(connect_as_postgres(database), True) as cur:
+        cur.execute("SELECT to_regclass('fnl.mailbox')")
+        if cur.fetchone()[0] is None:
+            return []
+        cur.execute(
+            "SELECT DISTINCT ON (address) tenant_id, address, id::text FROM fnl.mailbox m "
+            "WHERE state <> 'active' AND tenant_id = ANY(%s) AND NOT EXISTS (SELECT 1 FROM "
+            "fnl.mailbox a WHERE a.address = m.address AND a.state = 'active') "
+            "ORDER BY address, created_at DESC", (sorted(live),))
+        rows = cur.fetchall()
+    return [(tenant, address, "retired-%s@%s" % (mailbox_id, address.rpartition("@")[2]))
+            for tenant, address, mailbox_id in rows
+            if address in users and address not in wanted]
+
+
+def rename_users(module, params, desired, scope, installed):
+    """SOGo's records follow renamed people (sogo-tool rename-user), and those of people
+    who left are set aside (departed_people)."""
+    try:
+        users = sogo_users() if installed else set()
+    except psycopg2.OperationalError:  # SOGo's database not made yet (a plan)
+        users = set()
+    renames = pending_renames(desired, scope, users)
+    changes = [change(tenant, "~", "agenda", new,
+                      "renamed from %s, events and contacts kept" % former)
+               for tenant, former, new in renames]
+    renamed = {former for _, former, _ in renames}
+    departed = [d for d in (departed_people(params["database"], desired, scope, users)
+                            if installed else []) if d[1] not in renamed]
+    changes += [change(tenant, "~", "agenda", address,
+                       "person left: events and contacts set aside as %s" % retired)
+                for tenant, address, retired in departed]
+    renames += departed
+    if module.check_mode or not renames:
+        return changes
+    for _, former, new in renames:
+        result = subprocess.run(["runuser", "-u", "sogo", "--", "sogo-tool", "rename-user",
+                                 former, new], capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            module.fail_json(msg="sogo-tool rename-user %s %s: %s" % (
+                former, new, result.stderr.strip()[-500:]), fnl_changes=changes)
+    restart_sogo(params["sogo_url"])
+    return changes
+
+
 def sync_calendars(module, params, desired):
     scope = set(params["scope"]) if params["scope"] is not None else None
     wanted = wanted_calendars(desired, scope)
     installed = psycopg2 is not None and os.path.exists("/usr/sbin/sogod")
+    renamed = rename_users(module, params, desired, scope, installed)
     folders, acls = current_calendars() if installed else (set(), {})
-    changes, work = [], []
+    changes, work = renamed, []
     for owner, (tenant, name, rights) in sorted(wanted.items()):
         if owner not in folders:
             changes.append(change(tenant, "+", "calendar", owner, name))
