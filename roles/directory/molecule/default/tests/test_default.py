@@ -32,7 +32,7 @@ def test_each_account_has_its_own_mail_directory(host):
 
 
 def test_schema_is_versioned(host):
-    assert psql(host, "SELECT max(version) FROM fnl.schema_version") == ["3"]
+    assert psql(host, "SELECT max(version) FROM fnl.schema_version") == ["4"]
 
 
 def test_groupware_sees_the_same_live_accounts(host):
