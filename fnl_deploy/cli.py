@@ -387,6 +387,17 @@ def lab_down_cmd(inventory: Path) -> tuple[Result, Callable[[], None]]:
     return Result("lab down", data={}), lambda: None
 
 
+@lab_group.command("replace")
+@click.argument("server")
+@inventory_option
+@command("lab replace")
+def lab_replace_cmd(server: str, inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Destroy SERVER and start a brand-new, empty one in its place (a disaster drill for
+    `fnl-deploy restore`)."""
+    servers = lab.replace(inventory, server, lambda m: stderr().print(m, markup=False))
+    return Result("lab replace", data=_lab_data(servers)), lambda: say(_lab_rows(servers))
+
+
 @lab_group.command("status")
 @inventory_option
 @command("lab status")
@@ -580,6 +591,135 @@ def offboard_cmd(
                 server=archive["server"],
                 sha256=archive["sha256"],
                 file=result.data["file"],
+            )
+        )
+
+    return result, render
+
+
+@main.group("backup")
+def backup_group() -> None:
+    """Backups of the servers (BorgBackup, role backup; docs/operations.md)."""
+
+
+def _backup_server_argument(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.argument("server", required=False)(function)
+
+
+def _show_backups(result: Result, line: Callable[[dict[str, Any]], str]) -> Callable[[], None]:
+    def render() -> None:
+        for error in result.errors:
+            print_error(FnlDeployError(error["message"], error.get("hint")))
+        for report in (result.data or {}).get("servers", []):
+            say(line(report))
+
+    return render
+
+
+@backup_group.command("run")
+@_backup_server_argument
+@inventory_option
+@command("backup run")
+def backup_run_cmd(server: str | None, inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """Back up SERVER (default: every server) now, as the nightly timer does.
+
+    Dumps the directory database, then archives mail, the dumps, DKIM and DNSSEC keys into
+    the server's Borg repository, prunes by the retention and compacts.
+    Exit 0: every backup done; 1: one failed.
+    """
+    from fnl_deploy import backup
+    from fnl_deploy.report import _size
+
+    result = backup.run(inventory, server)
+    return result, _show_backups(
+        result,
+        lambda r: t(
+            "backup.done",
+            server=r["server"],
+            archive=r["archive"],
+            files=r.get("files"),
+            original=_size(int(r.get("original_size") or 0)),
+            stored=_size(int(r.get("deduplicated_size") or 0)),
+        ),
+    )
+
+
+def _archive_lines(report: dict[str, Any]) -> str:
+    if not report["archives"]:
+        return t("backup.none", server=report["server"], repository=report["repository"])
+    lines = [f"{report['server']}  {report['repository']}"]
+    lines += [f"  {a['name']}  {a['time']}" for a in report["archives"]]
+    return "\n".join(lines)
+
+
+@backup_group.command("list")
+@_backup_server_argument
+@inventory_option
+@command("backup list")
+def backup_list_cmd(server: str | None, inventory: Path) -> tuple[Result, Callable[[], None]]:
+    """List the archives in SERVER's repository (default: every server's)."""
+    from fnl_deploy import backup
+
+    result = backup.list_archives(inventory, server)
+    return result, _show_backups(result, _archive_lines)
+
+
+@backup_group.command("check")
+@_backup_server_argument
+@click.option(
+    "--verify-data", is_flag=True, help="Also read and decrypt every chunk (slow, thorough)."
+)
+@inventory_option
+@command("backup check")
+def backup_check_cmd(
+    server: str | None, verify_data: bool, inventory: Path
+) -> tuple[Result, Callable[[], None]]:
+    """Check SERVER's repository and archives (borg check). Exit 0: sound; 1: not."""
+    from fnl_deploy import backup
+
+    result = backup.check(inventory, server, verify_data)
+    return result, _show_backups(
+        result,
+        lambda r: t(
+            "backup.checked", server=r["server"], repository=r["repository"], archives=r["archives"]
+        ),
+    )
+
+
+@main.command("restore")
+@click.argument("server")
+@click.option("--archive", metavar="NAME", help="Archive to restore (default: the latest).")
+@inventory_option
+@command("restore")
+def restore_cmd(
+    server: str, archive: str | None, inventory: Path
+) -> tuple[Result, Callable[[], None]]:
+    """Rebuild SERVER, new and empty, from its backups.
+
+    Applies (the new server gets packages, configuration and access to its repository),
+    restores mail, DKIM and DNSSEC keys and the directory database (the passwords users
+    chose, agendas, address books), then applies again. Refused (exit 2) when SERVER
+    already holds mail. Exit 0: restored; 1: a step failed.
+    """
+    from fnl_deploy import backup
+
+    with Progress() as progress:
+        result = backup.restore(inventory, server, archive, progress)
+
+    def render() -> None:
+        for error in result.errors:
+            print_error(FnlDeployError(error["message"], error.get("hint")))
+        if result.exit_code != 0 or "restored" not in (result.data or {}):
+            return
+        restored = result.data["restored"]
+        say(
+            t(
+                "restore.done",
+                server=server,
+                archive=restored["archive"],
+                messages=restored["messages"],
+                dkim=restored["dkim_keys"],
+                databases=", ".join(restored["databases"]) or "-",
             )
         )
 

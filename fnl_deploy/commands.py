@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -129,14 +128,14 @@ def run_playbook(
 def archive_list(root: Path, tenant_id: str | None, verify: bool = False) -> Result:
     """Archives of removed mailboxes on every server (or the tenant's), read-only."""
     deployment = load_deployment(root)
-    run_id = runner.new_run_id() + "-archives"
-    run_dir = (root / runner.RUNS_DIR / run_id).resolve()
-    request = runner.RunRequest(check=True, tenant=tenant_id, playbook="archives.yml")
-    run = runner.build_run(deployment, request, run_id, run_dir, [])
-    run.extravars["fnl_archive_verify"] = verify
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "extravars.json").write_text(json.dumps(run.extravars, indent=1))
-    outcome = runner.execute(run)
+    outcome = runner.run_side_playbook(
+        deployment,
+        "archives.yml",
+        "archives",
+        {"fnl_archive_verify": verify},
+        tenant=tenant_id,
+        check=True,
+    )
     archives = [a for a in outcome.archives if tenant_id is None or a.get("tenant") == tenant_id]
     archives.sort(key=lambda a: (a.get("tenant", ""), a.get("address", ""), a.get("created", "")))
     data = {"archives": archives, "failures": outcome.failures}

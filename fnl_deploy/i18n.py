@@ -794,6 +794,45 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{tenant} : données détruites sous le visa {visa} ; l'archive {archive} (sha256 "
         "{sha256}) est conservée",
     ),
+    # backups and restore
+    "backup.unknown_server": (
+        "no server {server} in the inventory (servers: {servers})",
+        "aucun serveur {server} dans l'inventaire (serveurs : {servers})",
+    ),
+    "backup.unknown_server_hint": (
+        "name a server of hosts.yml (fnl_servers)",
+        "nommez un serveur de hosts.yml (fnl_servers)",
+    ),
+    "backup.done": (
+        "{server}: archive {archive} — {files} files, {original} read, {stored} newly stored",
+        "{server} : archive {archive} — {files} fichiers, {original} lus, {stored} nouvellement "
+        "stockés",
+    ),
+    "backup.checked": (
+        "{server}: repository {repository} and its {archives} archive(s) check out",
+        "{server} : le dépôt {repository} et ses {archives} archive(s) sont intègres",
+    ),
+    "backup.none": (
+        "{server}: no archive yet in {repository}",
+        "{server} : aucune archive encore dans {repository}",
+    ),
+    "restore.not_empty": (
+        "{server} already holds {messages} message(s): a restore goes onto a new server only",
+        "{server} contient déjà {messages} message(s) : une restauration ne se fait que sur "
+        "un serveur neuf",
+    ),
+    "restore.not_empty_hint": (
+        "restoring over live mail would mix old messages into it; replace the server first "
+        "(docs/operations.md, « Restoring a server »)",
+        "restaurer par-dessus du courrier vivant y mêlerait d'anciens messages ; remplacez "
+        "d'abord le serveur (docs/operations.md, « Restoring a server »)",
+    ),
+    "restore.done": (
+        "{server} restored from {archive}: {messages} messages, {dkim} DKIM key(s), "
+        "databases {databases}; applied again: zones publish the restored keys",
+        "{server} restauré depuis {archive} : {messages} messages, {dkim} clé(s) DKIM, "
+        "bases {databases} ; réappliqué : les zones publient les clés restaurées",
+    ),
 }
 
 

@@ -555,6 +555,20 @@ def down(inventory: Path) -> None:
         _podman("network", "rm", NETWORK, check=False)
 
 
+def replace(inventory: Path, name: str, progress: Progress = None) -> list[LabServer]:
+    """Destroy one server and start a brand-new one in its place (same name, address and
+    ports, empty disk): the disaster that `fnl-deploy restore` recovers from."""
+    names = [s.name for s in lab_servers(inventory)]
+    if name not in names:
+        raise LabError(f"no lab server {name} (servers: {', '.join(names)})")
+    server = next(s for s in lab_servers(inventory) if s.name == name)
+    if _container_state(server.container) != "absent":
+        if progress:
+            progress(f"destroying {name} and everything on its disk")
+        _remove_container(server.container)
+    return up(inventory, progress=progress)
+
+
 def status(inventory: Path) -> list[LabServer]:
     return [
         LabServer(s.name, s.fqdn, s.index, _container_state(s.container), s.ports)

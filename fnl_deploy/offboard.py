@@ -34,17 +34,10 @@ VISA_MAX_LENGTH = 200
 def _run_on_server(
     deployment: Deployment, entry: TenantEntry, action: str, visa: str | None
 ) -> runner.RunOutcome:
-    root = deployment.root
-    run_id = runner.new_run_id() + "-offboard"
-    run_dir = (root / runner.RUNS_DIR / run_id).resolve()
-    request = runner.RunRequest(check=False, tenant=entry.id, playbook="offboard.yml")
-    run = runner.build_run(deployment, request, run_id, run_dir, [])
-    run.extravars.update(fnl_offboard_tenant=entry.id, fnl_offboard_action=action)
+    extravars = {"fnl_offboard_tenant": entry.id, "fnl_offboard_action": action}
     if visa is not None:
-        run.extravars["fnl_offboard_visa"] = visa
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "extravars.json").write_text(json.dumps(run.extravars, indent=1))
-    return runner.execute(run)
+        extravars["fnl_offboard_visa"] = visa
+    return runner.run_side_playbook(deployment, "offboard.yml", "offboard", extravars, entry.id)
 
 
 #: What the controller's record keeps of each step (never anything secret).

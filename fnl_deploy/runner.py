@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 import shlex
+import shutil
 import socket
 import sys
 import time
@@ -113,6 +114,8 @@ class RunOutcome:
     offboard: list[dict[str, Any]] = field(default_factory=list)
     #: Per-mailbox reports of a migration from an old provider (playbooks/migrate.yml).
     migrations: list[dict[str, Any]] = field(default_factory=list)
+    #: What `backup run|list|check` and `restore` did per server (playbooks/backup.yml).
+    backups: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -230,6 +233,27 @@ def build_run(
     )
 
 
+def run_side_playbook(
+    deployment: Deployment,
+    playbook: str,
+    suffix: str,
+    extravars: dict[str, Any],
+    tenant: str | None = None,
+    limit: str | None = None,
+    check: bool = False,
+) -> RunOutcome:
+    """Run one of the side playbooks (backup, offboard, archives…) on the servers of a
+    tenant or a --limit, outside the apply lock; its modules' reports land in the outcome."""
+    run_id = new_run_id() + "-" + suffix
+    run_dir = (deployment.root / RUNS_DIR / run_id).resolve()
+    request = RunRequest(check=check, tenant=tenant, limit=limit, playbook=playbook)
+    run = build_run(deployment, request, run_id, run_dir, [])
+    run.extravars.update(extravars)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "extravars.json").write_text(json.dumps(run.extravars, indent=1))
+    return execute(run)
+
+
 def write_desired(deployment: Deployment, out: Path) -> dict[str, dict[str, Any]]:
     """Each server's desired state as ``out/<server>.json``, rewritten only on change, so
     that its checksum (and the copy to the server) stays the same when nothing changed."""
@@ -251,7 +275,8 @@ def person_addresses(state: dict[str, Any]) -> list[str]:
 def write_credentials(
     deployment: Deployment, states: dict[str, dict[str, Any]], out: Path, check: bool
 ) -> list[str]:
-    """Password hashes per server (never plaintext), from the encrypted store.
+    """Password hashes per server (never plaintext) and each server's Borg passphrase, from
+    the encrypted store (the run deletes these files when it ends).
 
     An apply gives every new account a generated password, saved encrypted first; a plan
     only reads the store, when its password is at hand, to show pending resets.
@@ -272,7 +297,8 @@ def write_credentials(
     }
     if not check:
         moved = store.carry_over(renames)
-        if store.ensure(everyone) or moved:
+        passphrases = store.ensure_backup_passphrases(sorted(states))
+        if store.ensure(everyone) or moved or passphrases:
             store.save()
     out.mkdir(parents=True, exist_ok=True)
     os.chmod(out, 0o700)
@@ -280,6 +306,8 @@ def write_credentials(
     for server, state in states.items():
         credentials = store.credentials(person_addresses(state))
         resets += credentials["resets"]
+        if server in store.backup_passphrases:
+            credentials["backup_passphrase"] = store.backup_passphrases[server]
         path = out / f"{server}.json"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -322,6 +350,8 @@ def prepare_run_dir(deployment: Deployment, run: AnsibleRun, command: str) -> li
 
 
 def finish_run_record(run: AnsibleRun, outcome: RunOutcome) -> None:
+    # The staged credentials hold the backup passphrases in clear: gone once the run is.
+    shutil.rmtree(run.run_dir / "credentials", ignore_errors=True)
     path = run.run_dir / "run.json"
     record = json.loads(path.read_text(encoding="utf-8"))
     record.update(finished=True, status=outcome.status, rc=outcome.rc)
@@ -420,6 +450,8 @@ class EventCollector:
             self.outcome.ds.update(res["fnl_ds"])
         if isinstance(res.get("fnl_offboard"), dict):
             self.outcome.offboard.append({"server": host, **res["fnl_offboard"]})
+        if isinstance(res.get("fnl_backup"), dict):
+            self.outcome.backups.append({"server": host, **res["fnl_backup"]})
         if isinstance(res.get("fnl_migrations"), list):
             self.outcome.migrations += [{"server": host, **m} for m in res["fnl_migrations"]]
         if not res.get("changed") or action.split(".")[-1] in BOOKKEEPING:

@@ -64,11 +64,14 @@ class PasswordStore:
 
     ``retired`` keeps, for the record, the entries of accounts that left the tenant files:
     an address given to someone new later gets a new password, never the old one.
+    ``backup_passphrases`` (server → passphrase) open each server's Borg repository: kept
+    here, a server rebuilt after a disaster can read its backups (role backup).
     """
 
     root: Path
     entries: dict[str, dict[str, Any]]
     retired: list[dict[str, Any]] = field(default_factory=list)
+    backup_passphrases: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path) -> PasswordStore:
@@ -78,13 +81,21 @@ class PasswordStore:
         data = json.loads(_vault(root).decrypt(path.read_bytes()))
         if "accounts" not in data:  # the first format: a flat address → entry mapping
             return cls(root, data)
-        return cls(root, data["accounts"], data.get("retired", []))
+        return cls(
+            root, data["accounts"], data.get("retired", []), data.get("backup_passphrases", {})
+        )
 
     def save(self) -> None:
         path = self.root / STORE
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = json.dumps(
-            {"accounts": self.entries, "retired": self.retired}, sort_keys=True, indent=1
+            {
+                "accounts": self.entries,
+                "retired": self.retired,
+                "backup_passphrases": self.backup_passphrases,
+            },
+            sort_keys=True,
+            indent=1,
         ).encode()
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(_vault(self.root).encrypt(payload))
@@ -104,6 +115,13 @@ class PasswordStore:
                     "reset": False,
                 }
                 created.append(address)
+        return created
+
+    def ensure_backup_passphrases(self, servers: list[str]) -> list[str]:
+        """Give every server without one a Borg passphrase; return those servers."""
+        created = [s for s in servers if s not in self.backup_passphrases]
+        for server in created:
+            self.backup_passphrases[server] = secrets.token_urlsafe(32)
         return created
 
     def carry_over(self, renames: dict[str, list[str]]) -> list[str]:

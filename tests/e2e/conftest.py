@@ -50,6 +50,12 @@ def server_exec(server: str, *command: str) -> subprocess.CompletedProcess:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Disaster drills (a lab server destroyed, then restored) run last: every other test
+    then meets the servers as the first apply made them."""
+    items.sort(key=lambda item: item.get_closest_marker("disaster") is not None)
+
+
 @pytest.fixture(scope="session")
 def lab_up() -> list[lab.LabServer]:
     """The lab's servers, started if needed (a running lab is kept as it is)."""

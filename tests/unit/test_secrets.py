@@ -79,3 +79,15 @@ def test_accounts_that_left_the_files_are_retired_and_a_new_owner_gets_a_new_pas
     assert again.retired[0]["address"] == "b@x.fr" and again.retired[0]["password"] == old
     assert again.ensure(["a@x.fr", "b@x.fr"]) == ["b@x.fr"]
     assert again.entries["b@x.fr"]["password"] != old
+
+
+def test_each_server_gets_one_backup_passphrase_kept_encrypted(root):
+    store = secrets.PasswordStore.open(root)
+    assert store.ensure_backup_passphrases(["mail1", "mail2"]) == ["mail1", "mail2"]
+    store.save()
+    passphrase = store.backup_passphrases["mail1"]
+    assert len(passphrase) >= 40 and passphrase != store.backup_passphrases["mail2"]
+    assert passphrase.encode() not in (root / secrets.STORE).read_bytes()
+    again = secrets.PasswordStore.open(root)
+    assert again.ensure_backup_passphrases(["mail1", "mail2", "mail3"]) == ["mail3"]
+    assert again.backup_passphrases["mail1"] == passphrase
