@@ -329,9 +329,19 @@ def after_successful_apply(deployment: Deployment, resets: list[str], whole: boo
         store.save()
 
 
+def forget_stale_credentials(root: Path) -> None:
+    """Delete the credentials a killed run left behind (its end would have): they hold the
+    backup passphrases in clear. A run still going keeps its own."""
+    stale = set(stale_run_ids(root))
+    for credentials in (root / RUNS_DIR).glob("*/credentials"):
+        if credentials.parent.name in stale:
+            shutil.rmtree(credentials, ignore_errors=True)
+
+
 def prepare_run_dir(deployment: Deployment, run: AnsibleRun, command: str) -> list[str]:
     """Write desired state, credentials and the run record under .fnl/runs/; return the
     addresses whose password reset this run carries."""
+    forget_stale_credentials(deployment.root)
     states = write_desired(deployment, run.run_dir / "desired")
     resets = write_credentials(deployment, states, run.run_dir / "credentials", run.check)
     (run.run_dir / "extravars.json").write_text(json.dumps(run.extravars, indent=1))

@@ -82,6 +82,13 @@ def test_stale_runs_are_dead_unfinished_runs_of_this_controller(tmp_path):
             )
         )
     assert runner.stale_run_ids(tmp_path) == ["dead", "done"]
+    # A killed run's credentials (backup passphrases in clear) go; a live run keeps its own.
+    for run_id in ("dead", "alive"):
+        (runs / run_id / "credentials").mkdir()
+        (runs / run_id / "credentials" / "mail1.json").write_text("{}")
+    runner.forget_stale_credentials(tmp_path)
+    assert not (runs / "dead" / "credentials").exists()
+    assert (runs / "alive" / "credentials" / "mail1.json").exists()
 
 
 def _event(kind, **data):
