@@ -598,6 +598,12 @@ def _cgroups() -> str:
     return "v1 (legacy)"
 
 
+def _wait_conmon_exit(pid: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while pid and _conmon_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def _systemd_check(image: str) -> Check:
     """Boot a throw-away container from the image until systemd reports its state."""
     name = f"fnl-lab-doctor-{os.getpid()}"
@@ -617,7 +623,11 @@ def _systemd_check(image: str) -> Check:
                 "exec", name, "systemctl", "is-system-running", check=False
             ).stdout.strip()
     finally:
+        conmon = _podman("inspect", "--format", "{{.State.ConmonPid}}", name, check=False)
         _podman("rm", "-f", "-t", "0", name, check=False)
+        # Its conmon outlives `rm` by a moment; a `lab up` right after (as in demo.sh) must
+        # not take it for a running container, or it would keep a previous boot's state.
+        _wait_conmon_exit(int(conmon.stdout.strip() or 0))
     ok = state in ("running", "degraded")
     return Check(
         "systemd container",
