@@ -182,7 +182,12 @@ def _wait_for_lock(timeout: float = 60) -> dict:
     raise AssertionError("the first apply never took the lock")
 
 
-def test_a_second_apply_is_refused_while_one_runs(lab_platform):
+def test_a_second_apply_is_refused_while_one_runs(lab_platform, lab_copy):
+    # Another admin's checkout, with a person the lab's files do not have.
+    tenant = lab_copy / "tenants" / "ambel.yml"
+    text = tenant.read_text(encoding="utf-8")
+    person = "people:\n  - id: adjoint\n    name: Noël Bérard\n    mailbox: noel.berard\n"
+    tenant.write_text(text.replace("people:\n", person, 1), encoding="utf-8")
     first = _start_apply()
     try:
         holder = _wait_for_lock()
@@ -191,10 +196,19 @@ def test_a_second_apply_is_refused_while_one_runs(lab_platform):
         assert "another apply holds the platform lock" in second.stderr
         assert f"pid {first.pid}" in second.stderr
         assert holder["started_at"] in second.stderr
+        # A plan is not refused, and runs while the apply does: it must not hand its
+        # tenant files to the apply (each run stages its desired state apart).
+        other = fnl("plan", "--json", inventory=lab_copy)
+        assert other.rc == 2, other.stdout + other.stderr
+        assert first.poll() is None, "the apply ended before the plan: nothing was tested"
     finally:
         out, err = first.communicate(timeout=600)
     assert first.returncode == 0, out + err
     assert server_exec("mail1", "test", "-e", LOCK).returncode != 0  # released
+    assert _directory(f"SELECT count(*) FROM fnl.mailbox WHERE address = '{NOEL}'") == ["0"]
+    assert fnl("plan").rc == 0
+    # Every run's staging is gone with it (hashes, passphrases).
+    assert server_exec("mail1", "ls", "-A", "/var/lib/fnl-deploy/staged").stdout == ""
 
 
 def test_an_apply_killed_midway_is_rerun_and_converges(lab_platform):
