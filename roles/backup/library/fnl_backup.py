@@ -65,19 +65,20 @@ def write_private(path, text, uid=0, gid=0, mode=0o600):
     os.replace(tmp, path)
 
 
-def borg_environment(config_directory, repository):
-    """What borg needs to reach the repository; the same as /etc/fnl-deploy/backup/borg.env."""
-    env = dict(os.environ)
-    env.update(
-        BORG_REPO=repository,
-        BORG_PASSCOMMAND="cat %s" % os.path.join(config_directory, "passphrase"),
-        BORG_RSH="ssh -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o BatchMode=yes"
-        % (os.path.join(config_directory, KEY_NAME), os.path.join(config_directory, "known_hosts")),
-        BORG_BASE_DIR="/var/lib/fnl-deploy/borg",
-        BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK="no",
-        BORG_RELOCATED_REPO_ACCESS_IS_OK="no",
-        LANG="C.UTF-8",
-    )
+def borg_environment(config_directory):
+    """What borg needs to reach the repository: borg.env, which the role writes before the
+    client step and the backup script reads, so init and backups reach it the same way.
+    None when the file is not there yet (a plan on a new server)."""
+    env = dict(os.environ, LANG="C.UTF-8")
+    try:
+        with open(os.path.join(config_directory, "borg.env"), encoding="utf-8") as handle:
+            for line in handle:
+                line = line.strip()
+                if line and not line.startswith("#") and "=" in line:
+                    key, value = line.split("=", 1)
+                    env[key] = value.strip('"')
+    except FileNotFoundError:
+        return None
     return env
 
 
@@ -182,11 +183,15 @@ def step_client(module):
             if not module.check_mode:
                 os.makedirs(directory, mode=0o700, exist_ok=True)
                 write_private(path, text)
-    env = borg_environment(directory, repository)
-    if module.check_mode and changes:
-        # The key or the pinned host may not exist yet: opening the repository would fail.
+    env = borg_environment(directory)
+    if module.check_mode and (changes or env is None):
+        # The key, the pinned host or the settings may not exist yet: opening the
+        # repository would fail.
         result["changed"] = True
         return result
+    if env is None:
+        module.fail_json(msg="%s/borg.env is missing: the role writes it before this step"
+                         % directory)
     info = subprocess.run(["borg", "info", "--json"], env=env, capture_output=True, text=True)
     if info.returncode != 0:
         message = info.stderr.strip()
