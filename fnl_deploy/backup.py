@@ -41,14 +41,6 @@ def _servers(deployment: Deployment, server: str | None) -> str | None:
     return server
 
 
-def _failed(command: str, outcome: runner.RunOutcome, data: dict[str, Any]) -> Result:
-    result = Result(command, data=data, exit_code=1)
-    result.errors = [
-        {"message": f"{f['server']}: {f['message']}", "hint": None} for f in outcome.failures
-    ] or [{"message": f"ansible-playbook exited with {outcome.rc}", "hint": None}]
-    return result
-
-
 def _operate(root: Path, server: str | None, action: str, extravars: dict[str, Any]) -> Result:
     deployment = load_deployment(root)
     limit = _servers(deployment, server)
@@ -62,7 +54,7 @@ def _operate(root: Path, server: str | None, action: str, extravars: dict[str, A
     reports = sorted(outcome.backups, key=lambda r: r["server"])
     data = {"servers": reports, "failures": outcome.failures}
     if outcome.failures or outcome.rc:
-        return _failed(f"backup {action}", outcome, data)
+        return Result.failed_run(f"backup {action}", outcome.failures, outcome.rc, data)
     return Result(f"backup {action}", data=data)
 
 
@@ -88,7 +80,7 @@ def restore(root: Path, server: str, archive: str | None = None, progress: Any =
         deployment, "backup.yml", "restore-survey", {"fnl_backup_action": "survey"}, limit=limit
     )
     if survey.failures or survey.rc or not survey.backups:
-        return _failed("restore", survey, data)
+        return Result.failed_run("restore", survey.failures, survey.rc, data)
     messages = survey.backups[0]["messages"]
     if messages:
         raise errors.UsageError(
@@ -107,7 +99,7 @@ def restore(root: Path, server: str, archive: str | None = None, progress: Any =
         limit=limit,
     )
     if extracted.failures or extracted.rc or not extracted.backups:
-        return _failed("restore", extracted, data)
+        return Result.failed_run("restore", extracted.failures, extracted.rc, data)
     data["restored"] = extracted.backups[0]
     second = run_playbook(root, runner.RunRequest(check=False), progress)
     data["second_apply"] = second.data.get("summary")

@@ -114,12 +114,7 @@ def run_playbook(
     data = outcome.as_dict()
     data["summary"] = summarize(outcome.changes)
     if outcome.failures or outcome.rc:
-        result = Result(command, data=data, exit_code=1)
-        result.errors = [
-            {"message": f"{f['server']}: {f['task']}: {f['message']}", "hint": None}
-            for f in outcome.failures
-        ] or [{"message": f"ansible-playbook exited with {outcome.rc}", "hint": None}]
-        return result
+        return Result.failed_run(command, outcome.failures, outcome.rc, data)
     # plan: 0 nothing to do, 2 changes pending (like terraform plan -detailed-exitcode).
     exit_code = 2 if request.check and outcome.changes else 0
     return Result(command, data=data, exit_code=exit_code, warnings=list(deployment.warnings))
@@ -140,11 +135,7 @@ def archive_list(root: Path, tenant_id: str | None, verify: bool = False) -> Res
     archives.sort(key=lambda a: (a.get("tenant", ""), a.get("address", ""), a.get("created", "")))
     data = {"archives": archives, "failures": outcome.failures}
     if outcome.failures or outcome.rc:
-        result = Result("archive list", data=data, exit_code=1)
-        result.errors = [
-            {"message": f"{f['server']}: {f['message']}", "hint": None} for f in outcome.failures
-        ] or [{"message": f"ansible-playbook exited with {outcome.rc}", "hint": None}]
-        return result
+        return Result.failed_run("archive list", outcome.failures, outcome.rc, data)
     broken = [a for a in archives if not a.get("present") or a.get("verified") is False]
     return Result("archive list", data=data, exit_code=1 if broken else 0)
 

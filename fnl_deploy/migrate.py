@@ -450,12 +450,7 @@ def migrate(
         result.errors = [{"message": t("migrate.interrupted"), "hint": t("migrate.again")}]
         return result
     if outcome.failures or outcome.rc or len(data["mailboxes"]) != len(mailboxes):
-        result = Result("migrate", data=data, exit_code=1)
-        result.errors = [
-            {"message": f"{f['server']}: {f['task']}: {f['message']}", "hint": None}
-            for f in outcome.failures
-        ] or [{"message": f"ansible-playbook exited with {outcome.rc}", "hint": None}]
-        return result
+        return Result.failed_run("migrate", outcome.failures, outcome.rc, data)
     exit_code = 0 if all(m.get("state") == "ok" for m in data["mailboxes"]) else 1
     return Result("migrate", data=data, exit_code=exit_code)
 

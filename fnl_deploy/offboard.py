@@ -56,11 +56,7 @@ def _server_step(
     the report then recorded in .fnl/offboard/<tenant>.json."""
     outcome = _run_on_server(deployment, entry, action, visa)
     if outcome.failures or outcome.rc or not outcome.offboard:
-        result = Result(command, data=data, exit_code=1)
-        result.errors = [
-            {"message": f"{f['server']}: {f['message']}", "hint": None} for f in outcome.failures
-        ] or [{"message": f"ansible-playbook exited with {outcome.rc}", "hint": None}]
-        return result, {}
+        return Result.failed_run(command, outcome.failures, outcome.rc, data), {}
     report = outcome.offboard[0]
     _record(deployment.root, entry.id, {k: report[k] for k in _RECORDED if k in report})
     return None, report

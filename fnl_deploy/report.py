@@ -34,6 +34,20 @@ class Result:
             return "error"
         return "ok" if self.exit_code == 0 else "changes"
 
+    @classmethod
+    def failed_run(
+        cls, command: str, failures: list[dict[str, str]], rc: int | None, data: Any = None
+    ) -> Result:
+        """A playbook run that failed (exit 1): one error per failed task, else its exit code."""
+        errors = [
+            {
+                "message": ": ".join(filter(None, (f["server"], f.get("task"), f["message"]))),
+                "hint": None,
+            }
+            for f in failures
+        ] or [{"message": f"ansible-playbook exited with {rc}", "hint": None}]
+        return cls(command, data=data, exit_code=1, errors=errors)
+
     def envelope(self) -> dict[str, Any]:
         return {
             "fnl_deploy_result_version": RESULT_VERSION,
