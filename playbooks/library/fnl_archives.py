@@ -15,19 +15,11 @@ options:
   verify: {type: bool, default: false, description: Recompute each archive's checksum.}
 """
 
-import hashlib
 import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from ansible.module_utils.fnl_files import sha256_file
 
 
 def main():
@@ -48,7 +40,7 @@ def main():
         present = os.path.exists(record["archive"])
         record["present"] = present
         if module.params["verify"]:
-            record["verified"] = present and sha256_of(record["archive"]) == record["sha256"]
+            record["verified"] = present and sha256_file(record["archive"]) == record["sha256"]
     module.exit_json(changed=False, fnl_archives=archives)
 
 

@@ -33,6 +33,7 @@ import shutil
 import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.fnl_files import count_messages
 
 #: What a restore extracts (paths inside the archive, without the leading slash). The rest
 #: of /var/lib/fnl-deploy (desired state, lock, staged files) belongs to the new server.
@@ -71,15 +72,6 @@ def borg(module, env, *args, warnings_ok=False):
         return run.stdout
     module.fail_json(msg="borg %s failed (exit %d): %s"
                          % (args[0], run.returncode, run.stderr.strip()[-1500:]))
-
-
-def count_messages(vmail):
-    """Messages of every Maildir folder (files in cur/ and new/) under the store."""
-    total = 0
-    for directory, _subdirs, files in os.walk(vmail):
-        if os.path.basename(directory) in ("cur", "new"):
-            total += len(files)
-    return total
 
 
 def archives(module, env):

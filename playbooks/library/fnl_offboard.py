@@ -41,6 +41,7 @@ import subprocess
 import tarfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.fnl_files import count_messages, sha256_file
 from ansible.module_utils.fnl_postgres import connect_as_postgres
 
 try:
@@ -52,14 +53,6 @@ except ImportError:
 _TABLE = re.compile(r"^[a-z0-9_]+$")
 #: SOGo folder kinds and what each becomes in the archive.
 _FOLDERS = {"Calendar": ("calendars", ".ics"), "Contacts": ("contacts", ".vcf")}
-
-
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_json(path, default):
@@ -163,14 +156,6 @@ def removed_archives(params, tenant):
     """Archives the mail role made of this tenant's removed mailboxes (their index)."""
     index = read_json(os.path.join(params["removed_archive_directory"], "index.json"), [])
     return [r for r in index if r.get("tenant") == tenant and os.path.exists(r["archive"])]
-
-
-def count_messages(maildir_root):
-    count = 0
-    for path, _dirs, files in os.walk(maildir_root):
-        if os.path.basename(path) in ("cur", "new"):
-            count += len(files)
-    return count
 
 
 class Export:
