@@ -7,6 +7,7 @@ import os
 import secrets
 import string
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,16 @@ def hash_password(password: str) -> str:
     return HASH_SCHEME + hasher.hash(password)
 
 
+def hash_passwords(passwords: list[str]) -> list[str]:
+    """hash_password over many passwords, on every core: argon2 is slow by design (about
+    0.15 s and 64 MiB each), and a new commune brings ten accounts, a new platform
+    thousands. argon2-cffi releases the GIL while it hashes, so threads suffice."""
+    if len(passwords) < 4:
+        return [hash_password(p) for p in passwords]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(hash_password, passwords))
+
+
 @dataclass
 class PasswordStore:
     """address → {password, hash, created, reset}: encrypted at rest with ansible-vault.
@@ -104,17 +115,18 @@ class PasswordStore:
 
     def ensure(self, addresses: list[str]) -> list[str]:
         """Give every address without a password one; return the new ones."""
-        created = []
-        for address in addresses:
-            if address not in self.entries:
-                password = generate_password()
-                self.entries[address] = {
-                    "password": password,
-                    "hash": hash_password(password),
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "reset": False,
-                }
-                created.append(address)
+        created = list(dict.fromkeys(a for a in addresses if a not in self.entries))
+        passwords = [generate_password() for _ in created]
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for address, password, hashed in zip(
+            created, passwords, hash_passwords(passwords), strict=True
+        ):
+            self.entries[address] = {
+                "password": password,
+                "hash": hashed,
+                "created": now,
+                "reset": False,
+            }
         return created
 
     def ensure_backup_passphrases(self, servers: list[str]) -> list[str]:

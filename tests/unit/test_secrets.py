@@ -91,3 +91,12 @@ def test_each_server_gets_one_backup_passphrase_kept_encrypted(root):
     again = secrets.PasswordStore.open(root)
     assert again.ensure_backup_passphrases(["mail1", "mail2", "mail3"]) == ["mail3"]
     assert again.backup_passphrases["mail1"] == passphrase
+
+
+def test_many_passwords_are_hashed_in_order_each_with_its_own_salt():
+    passwords = [f"mot-de-passe-{n}" for n in range(6)]
+    hashes = secrets.hash_passwords(passwords)
+    assert len(set(hashes)) == 6
+    for password, hashed in zip(passwords, hashes, strict=True):
+        assert hashed.startswith(secrets.HASH_SCHEME)
+        assert argon2.PasswordHasher().verify(hashed.removeprefix(secrets.HASH_SCHEME), password)
