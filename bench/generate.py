@@ -39,12 +39,18 @@ def dump(data: object) -> str:
     return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
 
 
+#: Communes are sampled once, every n-th of this many, so that N communes are always the
+#: first N of a larger platform: a benchmark grows a platform from 10 to 1,000 and beyond
+#: without dropping any commune it already holds.
+SAMPLE = 2000
+
+
 def communes(count: int) -> list[dict[str, str]]:
     path = resources.files("fnl_deploy.data").joinpath("communes.csv")
     with path.open(encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if int(r["population"] or 0) < 5000]
     # Every n-th commune, so the sample spans all départements, not just Ain.
-    step = max(1, len(rows) // count)
+    step = max(1, len(rows) // max(count, SAMPLE))
     return rows[::step][:count]
 
 
@@ -114,10 +120,24 @@ def generate(out: Path, count: int, servers: int = 2, mailboxes: int = 10) -> Pa
         }
     }
     (out / "group_vars" / "all" / "operator.yml").write_text(dump(operator), encoding="utf-8")
-    for index, row in enumerate(communes(count)):
-        data = tenant_file(row, index, servers, mailboxes)
-        (out / "tenants" / f"c{row['insee'].lower()}.yml").write_text(dump(data), encoding="utf-8")
+    write_tenants(out / "tenants", count, servers, mailboxes)
     return out
+
+
+def write_tenants(directory: Path, count: int, servers: int = 2, mailboxes: int = 10) -> None:
+    """Make DIRECTORY hold exactly the tenant files of the first COUNT communes."""
+    wanted = {}
+    for index, row in enumerate(communes(count)):
+        wanted[f"c{row['insee'].lower()}.yml"] = tenant_file(row, index, servers, mailboxes)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.yml"):
+        if stale.name not in wanted:
+            stale.unlink()
+    for name, data in wanted.items():
+        path = directory / name
+        text = dump(data)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
