@@ -209,34 +209,54 @@ def _any_conmon_running() -> bool:
     return False
 
 
-def _forget_stale_state(name: str) -> None:
+#: Where conmon writes a container's exit code; Podman waits for that file.
+PODMAN_EXITS_DIR = Path("/run/libpod/exits")
+
+
+def _forget_stale_state(name: str, container_id: str) -> None:
     """Make Podman drop a "running" state whose processes are gone.
 
     A host restored from a snapshot (or rebooted with a persistent /run) keeps Podman's
     record of containers that no longer run. Podman then waits for an exit file that never
     comes: `rm -f` fails with "timed out waiting for file /run/libpod/exits/…". When no
     container runs at all (no conmon), removing Podman's alive marker makes it refresh its
-    state, exactly as it does after a reboot.
+    state, exactly as it does after a reboot. When others run (a molecule scenario), the
+    exit file conmon would have written (137, killed) lets Podman settle this one only.
     """
-    if _any_conmon_running() or os.geteuid() != 0:
+    if os.geteuid() != 0:
         raise LabError(
             f"Podman believes {name} runs, but its processes are gone",
-            "stop the other containers, or reboot the host, then run the command again",
+            "run the command as root, or reboot the host, then run it again",
         )
+    if _any_conmon_running():
+        exit_file = PODMAN_EXITS_DIR / container_id
+        if not exit_file.exists():
+            PODMAN_EXITS_DIR.mkdir(parents=True, exist_ok=True)
+            exit_file.write_text("137")  # Podman parses the bare number: no newline
+        return
     PODMAN_ALIVE_FILE.unlink(missing_ok=True)
     _podman("ps", "-a", "-q")  # triggers the refresh
 
 
-def _container_state(name: str) -> str:
+def _container_state(name: str, settled: bool = False) -> str:
     result = _podman(
-        "inspect", "--format", "{{.State.Status}} {{.State.ConmonPid}}", name, check=False
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.State.ConmonPid}} {{.Id}}",
+        name,
+        check=False,
     )
     if result.returncode != 0:
         return "absent"
-    state, _, conmon = result.stdout.strip().partition(" ")
+    state, conmon, container_id = [*result.stdout.strip().split(" "), "", ""][:3]
     if state == "running" and not _conmon_alive(int(conmon or 0)):
-        _forget_stale_state(name)
-        return _container_state(name)
+        if settled:
+            raise LabError(
+                f"Podman believes {name} runs, but its processes are gone",
+                "stop the other containers, or reboot the host, then run the command again",
+            )
+        _forget_stale_state(name, container_id)
+        return _container_state(name, settled=True)
     return state
 
 
