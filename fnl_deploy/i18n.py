@@ -537,6 +537,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{server}: never provisioned by fnl-deploy; this plan is a first install.",
         "{server} : jamais provisionné par fnl-deploy ; ce plan est une première installation.",
     ),
+    "plan.warning": (
+        "{server}: warning: {message}",
+        "{server} : avertissement : {message}",
+    ),
     "plan.tenant": ("Tenant", "Collectivité"),
     "plan.server": ("Server", "Serveur"),
     "plan.summary": (

@@ -131,6 +131,8 @@ def render_changes(data: dict[str, Any], planned: bool) -> str:
     lines: list[str] = []
     for server in data.get("never_provisioned", []):
         lines.append(t("plan.never_provisioned", server=server))
+    for warning in data.get("warnings", []):
+        lines.append(t("plan.warning", server=warning["server"], message=warning["message"]))
     changes = data.get("changes", [])
     by_tenant: dict[str, list[dict[str, Any]]] = {}
     by_server: dict[str, list[dict[str, Any]]] = {}

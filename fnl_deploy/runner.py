@@ -102,6 +102,9 @@ class RunOutcome:
     stats: dict[str, HostStats] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     never_provisioned: list[str] = field(default_factory=list)
+    #: Warnings modules returned (e.g. a commune's certificate the ACME CA refused for now):
+    #: {"server", "task", "message"}; the run goes on, the operator must see them.
+    warnings: list[dict[str, str]] = field(default_factory=list)
     tasks: int = 0
     duration: float = 0.0
     #: Archives of removed mailboxes the servers listed (playbooks/archives.yml).
@@ -128,6 +131,7 @@ class RunOutcome:
             "stats": {host: asdict(s) for host, s in sorted(self.stats.items())},
             "failures": self.failures,
             "never_provisioned": self.never_provisioned,
+            "warnings": self.warnings,
             "tasks": self.tasks,
             "duration_seconds": round(self.duration, 1),
         }
@@ -450,6 +454,13 @@ class EventCollector:
     def _on_ok(self, host: str, data: dict[str, Any]) -> None:
         res = data.get("res", {}) or {}
         action = data.get("task_action", "")
+        # Our modules' warnings only: Ansible's own (a plan's "failed to look up user…" for
+        # an account the run would create) are noise to an operator.
+        if action.split(".")[-1].startswith("fnl_"):
+            for warning in res.get("warnings") or []:
+                self.outcome.warnings.append(
+                    {"server": host, "task": data.get("task", ""), "message": str(warning)[:2000]}
+                )
         if action.endswith("fnl_state") and res.get("provisioned") is False:
             self.outcome.never_provisioned.append(host)
         if isinstance(res.get("fnl_archives"), list):

@@ -227,3 +227,35 @@ def test_dkim_keys_and_archives_reported_by_modules_are_collected():
     assert outcome.dkim == {"mairie-ambel.fr": key}
     assert outcome.archives == [{"server": "mail2", "address": "a@voiron.fr"}]
     assert outcome.changes == []
+
+
+def test_our_modules_warnings_reach_the_report_and_ansibles_do_not():
+    # A commune whose ACME order failed must be seen; a plan's "failed to look up user"
+    # for an account the run would create is noise.
+    outcome = runner.RunOutcome("r", Path("/tmp/r"), check=True)
+    collect = runner.EventCollector(outcome, None)
+    refused = "certbot could not get fnl-voiron.fr (the certificate it has stays)"
+    collect(
+        _event(
+            "runner_on_ok",
+            host="mail1",
+            task="Get the certificate from the ACME server",
+            task_action="fnl_acme",
+            res={"changed": False, "warnings": [refused]},
+        )
+    )
+    collect(
+        _event(
+            "runner_on_ok",
+            host="mail1",
+            task="Create the mail store",
+            task_action="ansible.builtin.file",
+            res={"changed": True, "warnings": ["failed to look up user vmail"]},
+        )
+    )
+    assert outcome.warnings == [
+        {"server": "mail1", "task": "Get the certificate from the ACME server", "message": refused}
+    ]
+    assert "warning: certbot could not get fnl-voiron.fr" in render_changes(
+        outcome.as_dict(), planned=True
+    )
