@@ -31,8 +31,13 @@ import pwd
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
+
+#: Knot's KASP database (DNSSEC keys): database.storage in templates/knot.conf.j2 plus
+#: Knot's default kasp-db, "keys".
+KASP_DB = "/var/lib/knot/keys"
 
 
 def change(action, name, detail=""):
@@ -91,9 +96,9 @@ class Zones:
         self.changes = []
         self.changed = False
 
-    def run(self, *argv, check=True):
+    def run(self, *argv, check=True, **options):
         try:
-            result = subprocess.run(list(argv), capture_output=True, text=True)
+            result = subprocess.run(list(argv), capture_output=True, text=True, **options)
         except FileNotFoundError:  # a plan before Knot is installed
             if check:
                 self.module.fail_json(msg="%s is not installed" % argv[0])
@@ -162,19 +167,43 @@ class Zones:
 
     def ds_records(self, zones):
         """DS of each signed zone; keys appear shortly after Knot first loads a zone."""
-        found = {}
+        # keymgr -D reads the KASP database and nothing else: a plain keymgr parses the
+        # whole configuration, every hosted zone in it, once per zone. keymgr prints the
+        # same DS either way: its digests are fixed and the keys come from the database.
+        # A plain keymgr becomes Knot's user (server.user) before it opens the database;
+        # -D knows no user, so it is done here: as root, keymgr would create a database
+        # Knot cannot write in a keys directory Knot has only just made.
+        options = {}
+        if os.geteuid() == 0:
+            try:
+                knot = pwd.getpwnam("knot")
+            except KeyError:  # a plan before Knot is installed: no keymgr either
+                pass
+            else:
+                options = {"user": knot.pw_uid, "group": knot.pw_gid, "extra_groups": []}
         deadline = time.monotonic() + 30
-        for domain in sorted(zones):
+
+        def lookup(domain):
             while True:
-                result = self.run("keymgr", domain, "ds", check=False)
+                result = self.run("keymgr", "-D", KASP_DB, domain, "ds", check=False,
+                                  **options)
                 values = []
                 for line in result.stdout.splitlines():
                     parts = line.split()
                     if len(parts) >= 6 and parts[1] == "DS":
                         values.append(" ".join(parts[2:]))
                 if values or self.check or time.monotonic() > deadline:
-                    break
+                    return values
                 time.sleep(0.5)
+
+        # Each keymgr is a short process (its start-up is most of its time): a few at a
+        # time keep the cores busy. Only a few: each takes a reader slot of the KASP
+        # database (LMDB, a fixed number of them) beside Knot's own.
+        domains = sorted(zones)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lookup, domains))
+        found = {}
+        for domain, values in zip(domains, results):
             if values:
                 # SHA-256 digests only (digest type 2): what registrars and RFC 8624 expect.
                 found[domain] = [v for v in values if v.split()[2] == "2"] or values

@@ -45,6 +45,15 @@ def test_the_returned_ds_matches_the_key_signing_key(host):
         assert ksk.endswith(f"id = {tag}"), dnskeys
 
 
+def test_the_returned_ds_is_what_keymgr_prints_with_knots_configuration(host):
+    # The module reads the KASP database alone (keymgr -D): it must find the keys that a
+    # keymgr reading /etc/knot/knot.conf finds, SHA-256 digests only.
+    ds = json.loads(run(host, "cat /var/lib/fnl-deploy-molecule/ds.json"))
+    for zone in ZONES:
+        printed = [line.split()[2:] for line in run(host, f"keymgr {zone} ds").splitlines()]
+        assert ds[zone] == [" ".join(v) for v in printed if v[2] == "2"], printed
+
+
 def test_zone_files_are_ours_and_carry_no_serial_to_manage(host):
     # Knot numbers versions itself (dateserial) and never rewrites our files.
     text = run(host, "cat /var/lib/knot/fnl/example.org.zone")
