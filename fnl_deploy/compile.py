@@ -48,7 +48,10 @@ def compile_server(deployment: Deployment, server: Server) -> dict[str, Any]:
         },
         "base": {"firewall_open_ports": _open_ports(deployment, tenants)},
         "dns": _dns(deployment, server),
-        "tls": {"names": _certificate_names(deployment, server)},
+        "tls": {
+            "names": _certificate_names(deployment, server),
+            "tenants": _tenant_certificates(deployment, server),
+        },
         "clients": _client_domains(deployment) if is_webmail else [],
         "tenants": tenants,
         # Tenants `fnl-deploy offboard` disabled: off the services, but their accounts and
@@ -67,23 +70,45 @@ _CLIENT_NAMES = ("mta-sts", "autoconfig", "autodiscover")
 
 
 def _certificate_names(deployment: Deployment, server: Server) -> list[str]:
-    """Names the server's certificate covers: those whose DNS the platform makes point here.
+    """Names of the server's own certificate: its host name, and the webmail's name there.
 
-    Tenant names (mail on the tenant's server; mta-sts, autoconfig, autodiscover on the
-    webmail server) only for hosted zones: an external zone may not point here yet, and
-    one failed name would fail the whole ACME order.
+    Communes' names are in their own certificates (_tenant_certificates): one certificate
+    for every commune would exceed ACME's 100 names past ~25 communes.
     """
     names = [server.fqdn]
-    for entry in deployment.hosted_entries():
-        if deployment.placement(entry).name == server.name:
-            names.append(f"mail.{entry.tenant.domain}")  # what people type in a client
     if server.name == deployment.webmail_server.name:
         names.append(deployment.operator.webmail_hostname)
-        for entry in deployment.hosted_entries():
+    return list(dict.fromkeys(names))
+
+
+def _tenant_certificates(deployment: Deployment, server: Server) -> list[dict[str, Any]]:
+    """One certificate per commune whose names point at this server, chosen by SNI.
+
+    mail.<domain> (what people type in a client) on the commune's server; mta-sts,
+    autoconfig and autodiscover on the webmail server. Hosted zones only: an external zone
+    may not point here yet, and its order would fail.
+    """
+    is_webmail = server.name == deployment.webmail_server.name
+    out = []
+    for entry in deployment.hosted_entries():
+        mail_names = []
+        if deployment.placement(entry).name == server.name:
+            mail_names.append(f"mail.{entry.tenant.domain}")
+        client_names = []
+        if is_webmail:
             for domain in entry.domains:
                 prefixes = _CLIENT_NAMES if domain == entry.tenant.domain else ("mta-sts",)
-                names += [f"{prefix}.{domain}" for prefix in prefixes]
-    return list(dict.fromkeys(names))
+                client_names += [f"{prefix}.{domain}" for prefix in prefixes]
+        if mail_names or client_names:
+            out.append(
+                {
+                    "name": entry.tenant.domain,
+                    "names": mail_names + client_names,
+                    "mail_names": mail_names,
+                    "client_names": client_names,
+                }
+            )
+    return sorted(out, key=lambda c: c["name"])
 
 
 def _client_domains(deployment: Deployment) -> list[dict[str, str]]:

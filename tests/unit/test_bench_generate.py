@@ -35,3 +35,23 @@ def test_generated_platform_is_valid_with_accented_domains(tmp_path):
     deployment = load_deployment(generate(tmp_path / "platform", 20))
     assert len(deployment.live_tenants) == 20
     assert any(entry.tenant.domain.startswith("xn--") for entry in deployment.live_tenants)
+
+
+def test_a_large_platform_keeps_every_certificate_under_the_acme_limit(tmp_path):
+    """One certificate per commune: the server's stays small however many communes."""
+    from fnl_deploy.compile import compile_deployment
+
+    desired = compile_deployment(load_deployment(generate(tmp_path / "platform", 300)))
+    for state in desired.values():
+        tls = state["tls"]
+        assert len(tls["names"]) <= 2  # the server's host name, and the webmail's name
+        assert tls["tenants"]
+        for certificate in tls["tenants"]:
+            assert 0 < len(certificate["names"]) <= 100
+            domain = certificate["name"]
+            # Only this commune's names (its domain and its alias domains' mta-sts).
+            assert all(
+                name.endswith("." + domain) or name.startswith("mta-sts.")
+                for name in certificate["names"]
+            )
+            assert certificate["names"] == certificate["mail_names"] + certificate["client_names"]

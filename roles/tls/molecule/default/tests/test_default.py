@@ -1,10 +1,18 @@
-"""Role tls: a certificate for every name, issued by the local CA, with a root-only key."""
+"""Role tls: the server's and each commune's certificates from the local CA, keys root-only."""
 
 DIRECTORY = "/etc/fnl-deploy/tls"
 CERTIFICATE = f"{DIRECTORY}/server.crt"
 KEY = f"{DIRECTORY}/server.key"
 CA = f"{DIRECTORY}/ca.crt"
 NAMES = ["mail1.example.org", "webmail.example.org"]
+TENANTS = {
+    "commune.example": {
+        "mail.commune.example",
+        "autoconfig.commune.example",
+        "mta-sts.alias.example",
+    },
+    "xn--chevis-9ua.example": {"mail.xn--chevis-9ua.example"},
+}
 
 
 def run(host, command):
@@ -54,3 +62,16 @@ def test_certificate_file_is_the_full_chain(host):
     chain, ca = (part.strip() for part in out.split("SEPARATOR"))
     assert chain.count("BEGIN CERTIFICATE") == 2
     assert chain.endswith(ca)
+
+
+def test_each_commune_has_its_own_certificate_with_its_names_only(host):
+    for name, names in TENANTS.items():
+        path = f"{DIRECTORY}/tenants/{name}"
+        out = run(host, f"stat -c '%U:%G %a' {path}.key && openssl verify -CAfile {CA}"
+                        f" {path}.crt && openssl x509 -in {path}.crt -noout -ext subjectAltName")
+        assert out.splitlines()[0] == "root:root 600"
+        assert f"{path}.crt: OK" in out
+        san_line = out.split("X509v3 Subject Alternative Name:", 1)[1].splitlines()[1]
+        assert {n.strip() for n in san_line.split(",")} == {f"DNS:{n}" for n in names}
+        key = run(host, f"openssl pkey -in {path}.key -pubout")
+        assert key == run(host, f"openssl x509 -in {path}.crt -noout -pubkey")
