@@ -31,4 +31,5 @@ step "molecule test -s site (the whole playbook, two communes)"
 molecule test -s site
 
 step "pytest: unit, CLI, golden, then the lab (tests/e2e brings up a fresh lab once)"
-pytest -p no:cacheprovider tests
+# --durations: where the suite spends its time, to keep CI well under an hour.
+pytest -p no:cacheprovider --durations=30 tests
