@@ -55,11 +55,16 @@ class Run:
     changes: int = 0
 
 
-def fnl(*args: str, root: Path | None = None, check: bool = True) -> Run:
-    """Run fnl-deploy as an admin would; with --json, read tasks and changes from it."""
+def fnl(*args: str, root: Path | None = None, check: bool = True, mitogen: bool = True) -> Run:
+    """Run fnl-deploy as an admin would; with --json, read tasks and changes from it.
+
+    mitogen=False runs it with Ansible's own strategy (FNL_DEPLOY_MITOGEN=0), to measure
+    what Mitogen brings side by side.
+    """
     argv = [*FNL, *args, *(["-i", str(root)] if root else [])]
+    env = {**os.environ, "FNL_DEPLOY_MITOGEN": "1" if mitogen else "0"}
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - start
     if check and done.returncode not in (0, 2 if args[0] == "plan" else 0):
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
@@ -170,10 +175,12 @@ def main() -> None:
         first = fnl("apply", "--json", root=root)
         again = fnl("apply", "--json", root=root)
         plan = fnl("plan", "--json", root=root)
-        rows.append((size, size - previous, validate, first, again, plan))
+        linear = fnl("apply", "--json", root=root, mitogen=False)
+        rows.append((size, size - previous, validate, first, again, plan, linear))
         say(
             f"  validate {validate.seconds:.1f}s, apply {first.seconds:.0f}s, "
-            f"again {again.seconds:.0f}s ({again.changes} changes), plan {plan.seconds:.0f}s"
+            f"again {again.seconds:.0f}s ({again.changes} changes), plan {plan.seconds:.0f}s, "
+            f"again without Mitogen {linear.seconds:.0f}s"
         )
         previous = size
     largest = sizes[-1]
@@ -185,12 +192,13 @@ def main() -> None:
     print()
     print(
         f"{'communes':>8} {'mailboxes':>9} {'validate':>9} {'apply (new)':>12} "
-        f"{'apply again':>12} {'changes':>7} {'plan':>7} {'tasks':>6}"
+        f"{'apply again':>12} {'changes':>7} {'plan':>7} {'tasks':>6} {'no Mitogen':>11}"
     )
-    for size, _added, validate, first, again, plan in rows:
+    for size, _added, validate, first, again, plan, linear in rows:
         print(
             f"{size:>8} {size * 10:>9} {validate.seconds:>8.1f}s {first.seconds:>11.0f}s "
             f"{again.seconds:>11.0f}s {again.changes:>7} {plan.seconds:>6.0f}s {again.tasks:>6}"
+            f" {linear.seconds:>10.0f}s"
         )
     print(
         f"\napply with no commune (packages, server set-up): {setup.seconds:.0f}s, "
@@ -205,7 +213,7 @@ def main() -> None:
 
     ours = next((r for r in rows if r[0] == args.baseline), None)
     if ours is not None:
-        _, added, _, first, again, _ = ours
+        _, added, _, first, again, _, linear = ours
         print(f"\nnaive baseline at {args.baseline} communes ({args.baseline * 10} mailboxes):")
         print(f"{'':>24} {'naive':>9} {'fnl-deploy':>11} {'ratio':>7}")
         per_naive = naive_first.seconds / args.baseline
@@ -219,6 +227,11 @@ def main() -> None:
             f"{naive_again.seconds / again.seconds:>6.1f}x"
         )
         print(f"{'task runs':>24} {naive_again.tasks:>9} {again.tasks:>11}")
+        print(
+            f"{'apply with no change':>24} {'no Mitogen':>9} {'Mitogen':>11}\n"
+            f"{'':>24} {linear.seconds:>8.0f}s {again.seconds:>10.0f}s "
+            f"{linear.seconds / again.seconds:>6.1f}x"
+        )
     targets = [
         ("validate 1,000 communes < 2 s", rows[-1][2].seconds < 2),
         ("plan with no change < 30 s", rows[-1][5].seconds < 30),

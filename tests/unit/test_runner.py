@@ -45,6 +45,16 @@ def test_tenant_narrows_to_its_server_and_scope(deployment, tmp_path):
     assert runner.build_run(deployment, request, "r1", tmp_path, []).limit == "mail1:&mail2"
 
 
+def test_runs_use_mitogens_strategy_unless_switched_off(deployment, tmp_path, monkeypatch):
+    monkeypatch.delenv(runner.MITOGEN_SWITCH, raising=False)
+    run = runner.build_run(deployment, runner.RunRequest(check=True), "r1", tmp_path, [])
+    assert run.envvars["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    assert (Path(run.envvars["ANSIBLE_STRATEGY_PLUGINS"]) / "mitogen_linear.py").is_file()
+    monkeypatch.setenv(runner.MITOGEN_SWITCH, "0")
+    run = runner.build_run(deployment, runner.RunRequest(check=True), "r1", tmp_path, [])
+    assert "ANSIBLE_STRATEGY" not in run.envvars
+
+
 def test_no_secret_or_shell_in_argv(deployment, tmp_path):
     run = runner.build_run(deployment, runner.RunRequest(check=False), "r1", tmp_path, [])
     # Extra vars travel in a file, never on the command line.
