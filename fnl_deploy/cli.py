@@ -298,6 +298,31 @@ def dns_check_cmd(
     return result, lambda: say(render_dns_check(result.data))
 
 
+@main.command("status")
+@click.argument("tenant", required=False)
+@click.option(
+    "--resolver",
+    metavar="HOST[:PORT]",
+    help="Check the communes' DNS through this server instead of the system resolver.",
+)
+@inventory_option
+@command("status")
+def status_cmd(
+    tenant: str | None, resolver: str | None, inventory: Path
+) -> tuple[Result, Callable[[], None]]:
+    """Every server and commune at a glance (or TENANT's), and what needs action.
+
+    Servers: services, mail queue, disk, certificates, last backup, security updates, last
+    apply. Communes: mailboxes, storage against quotas, DNS and RCPNT, DKIM key age. Says
+    what changed since the previous status. Exit 0: nothing needs action; 1: something
+    does, or a server did not answer; 2: invalid input.
+    """
+    from fnl_deploy import status
+
+    result = status.status_command(inventory, tenant, resolver)
+    return result, lambda: say(status.render(result.data))
+
+
 @main.group("lab")
 def lab_group() -> None:
     """The local lab: real Debian 12 servers in Podman (docs/lab.md)."""

@@ -831,6 +831,58 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "restaurer par-dessus du courrier vivant y mêlerait d'anciens messages ; remplacez "
         "d'abord le serveur (docs/operations.md, « Restoring a server »)",
     ),
+    "status.reach": ("unreachable: {why}", "injoignable : {why}"),
+    "status.service": ("{unit} is {state}", "{unit} est {state}"),
+    "status.queue": (
+        "{messages} messages in the mail queue, the oldest {minutes} min old",
+        "{messages} messages dans la file d'attente, le plus ancien depuis {minutes} min",
+    ),
+    "status.disk": (
+        "{path}: {percent}% used, {free} free",
+        "{path} : {percent} % occupé, {free} libres",
+    ),
+    "status.certificate": (
+        "certificate {name} expires in {days} days ({date})",
+        "le certificat {name} expire dans {days} jours ({date})",
+    ),
+    "status.backup_never": ("no successful backup yet", "aucune sauvegarde réussie à ce jour"),
+    "status.backup": (
+        "last successful backup {hours} h ago",
+        "dernière sauvegarde réussie il y a {hours} h",
+    ),
+    "status.updates": (
+        "{count} security update(s) pending ({packages}); unattended-upgrades installs them daily",
+        "{count} mise(s) à jour de sécurité en attente ({packages}) ; unattended-upgrades les "
+        "installe chaque jour",
+    ),
+    "status.mailbox": (
+        "{address} {percent}% full ({used} of {quota})",
+        "{address} plein à {percent} % ({used} sur {quota})",
+    ),
+    "status.storage": (
+        "{used} used of the commune's {quota}",
+        "{used} occupés sur les {quota} de la commune",
+    ),
+    "status.dkim": ("DKIM key {days} days old", "clé DKIM vieille de {days} jours"),
+    "status.dns": ("DNS: {problems}", "DNS : {problems}"),
+    "status.servers": ("Servers", "Serveurs"),
+    "status.tenants": ("Communes", "Les communes"),
+    "status.action": ("Needs action", "À traiter"),
+    "status.info": ("Worth knowing", "Pour information"),
+    "status.healthy": ("Everything is healthy.", "Tout va bien."),
+    "status.unhealthy": (
+        "{count} thing(s) need action (exit code 1).",
+        "{count} point(s) à traiter (code de sortie 1).",
+    ),
+    "status.changes": (
+        "Since {since}: {new} new, {changed} changed, {resolved} resolved.",
+        "Depuis le {since} : {new} nouveau(x), {changed} modifié(s), {resolved} résolu(s).",
+    ),
+    "status.first": (
+        "First status of this deployment: the next one will say what changed.",
+        "Premier état de ce déploiement : le prochain dira ce qui a changé.",
+    ),
+    "status.unknown_tenant": ("no tenant {tenant}", "aucune collectivité {tenant}"),
     "restore.done": (
         "{server} restored from {archive}: {messages} messages, {dkim} DKIM key(s), "
         "databases {databases}; applied again: zones publish the restored keys",

@@ -119,6 +119,8 @@ class RunOutcome:
     migrations: list[dict[str, Any]] = field(default_factory=list)
     #: What `backup run|list|check` and `restore` did per server (playbooks/backup.yml).
     backups: list[dict[str, Any]] = field(default_factory=list)
+    #: Each server's facts for `status` (playbooks/status.yml, module fnl_status).
+    statuses: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -497,6 +499,8 @@ class EventCollector:
             self.outcome.offboard.append({"server": host, **res["fnl_offboard"]})
         if isinstance(res.get("fnl_backup"), dict):
             self.outcome.backups.append({"server": host, **res["fnl_backup"]})
+        if isinstance(res.get("fnl_status"), dict):
+            self.outcome.statuses.append({"server": host, **res["fnl_status"]})
         if isinstance(res.get("fnl_migrations"), list):
             self.outcome.migrations += [{"server": host, **m} for m in res["fnl_migrations"]]
         if not res.get("changed") or action.split(".")[-1] in BOOKKEEPING:

@@ -23,6 +23,16 @@ options:
     description: fnl-deploy version recorded at first provisioning.
     type: str
     default: ""
+  run_id:
+    description:
+      - With I(state=present), the run that just converged the server, recorded with the
+        time in C(last_apply_path) for C(fnl-deploy status). Bookkeeping, like the lock:
+        not reported as a change (a second apply still reports zero changes).
+    type: str
+    default: ""
+  last_apply_path:
+    type: path
+    default: /var/lib/fnl-deploy/last-apply.json
 """
 
 import json
@@ -32,12 +42,25 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 
+def record_apply(params):
+    """When this server was last converged, and by which run (atomic replace)."""
+    path = params["last_apply_path"]
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    with open(path + ".new", "w", encoding="utf-8") as handle:
+        json.dump({"finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "run_id": params["run_id"], "version": params["version"]}, handle)
+    os.replace(path + ".new", path)
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "state": {"type": "str", "default": "query", "choices": ["query", "present"]},
             "path": {"type": "path", "default": "/var/lib/fnl-deploy/provisioned.json"},
             "version": {"type": "str", "default": ""},
+            "run_id": {"type": "str", "default": ""},
+            "last_apply_path": {"type": "path",
+                                "default": "/var/lib/fnl-deploy/last-apply.json"},
         },
         supports_check_mode=True,
     )
@@ -47,6 +70,8 @@ def main():
             marker = json.load(handle)
     except (OSError, ValueError):
         marker = None
+    if module.params["state"] == "present" and not module.check_mode:
+        record_apply(module.params)
     if module.params["state"] == "query" or marker is not None:
         module.exit_json(changed=False, provisioned=marker is not None, marker=marker)
     if not module.check_mode:
