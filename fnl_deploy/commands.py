@@ -214,11 +214,7 @@ def dns_check(
 
     deployment = load_deployment(root)
     entries = [deployment.tenant(tenant_id)] if tenant_id else list(deployment.tenants)
-    if resolver is not None:
-        address, port = dnscheck.parse_resolver(resolver)
-        querier = dnscheck.Querier([address], port)
-    else:
-        querier = dnscheck.Querier()
+    querier = dnscheck.querier_for(resolver)
     # An explicit --resolver is the server to trust (a lab, a hidden primary): ask only it.
     authoritative = use_authoritative and resolver is None
     tenants = [

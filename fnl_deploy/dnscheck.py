@@ -402,6 +402,14 @@ def _presentation(rdata: dns.rdata.Rdata) -> str:
     return rdata.to_text()
 
 
+def querier_for(resolver: str | None) -> Querier:
+    """The servers to ask: ``HOST[:PORT]`` given by the user, else the system resolver."""
+    if resolver is None:
+        return Querier()
+    address, port = parse_resolver(resolver)
+    return Querier([address], port)
+
+
 def authoritative(domain: str, base: Querier, port: int = 53) -> Querier | None:
     """A querier for the name servers of the zone holding ``domain``, found through ``base``.
 

@@ -175,11 +175,7 @@ def _dns_findings(deployment: Deployment, ids: list[str], resolver: str | None) 
     """tenant id -> `dns check` data of that tenant (live queries, short timeouts)."""
     from fnl_deploy import dnscheck
 
-    if resolver is not None:
-        address, port = dnscheck.parse_resolver(resolver)
-        querier = dnscheck.Querier([address], port)
-    else:
-        querier = dnscheck.Querier()
+    querier = dnscheck.querier_for(resolver)
     out = {}
     for tenant_id in ids:
         entry = deployment.tenant(tenant_id)
