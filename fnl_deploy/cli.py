@@ -323,6 +323,68 @@ def status_cmd(
     return result, lambda: say(status.render(result.data))
 
 
+@main.command("report")
+@click.option(
+    "--since",
+    default="yesterday",
+    show_default=True,
+    metavar="WHEN",
+    help="Compare with the status of: last, yesterday (≥ 23 h old), 12h, 7d, 2w, 2026-11-28.",
+)
+@click.option(
+    "--saved", is_flag=True, help="Use the latest kept status; do not contact the servers."
+)
+@click.option(
+    "--html",
+    "html_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Write the dashboard to DIR/index.html (one self-contained page).",
+)
+@click.option("--mail-to", multiple=True, metavar="ADDRESS", help="Mail the report (repeatable).")
+@click.option("--mail-from", metavar="ADDRESS", help="Sender (default: fnl-deploy@<operator>).")
+@click.option(
+    "--smtp",
+    default="localhost:25",
+    show_default=True,
+    metavar="HOST[:PORT]",
+    help="Mail relay; 465: TLS, else STARTTLS when offered.",
+)
+@click.option(
+    "--smtp-user",
+    metavar="LOGIN",
+    help="Log in to the relay; password from FNL_DEPLOY_SMTP_PASSWORD.",
+)
+@click.option(
+    "--resolver", metavar="HOST[:PORT]", help="Check the communes' DNS through this server."
+)
+@inventory_option
+@command("report")
+def report_cmd(
+    since: str,
+    saved: bool,
+    html_dir: Path | None,
+    mail_to: tuple[str, ...],
+    mail_from: str | None,
+    smtp: str,
+    smtp_user: str | None,
+    resolver: str | None,
+    inventory: Path,
+) -> tuple[Result, Callable[[], None]]:
+    """What changed since an earlier status, for a daily report; optionally a page, a mail.
+
+    Takes a status now (kept like `status`'s) unless --saved, and lists only the findings
+    that are new, changed or resolved since the status chosen by --since, then how many
+    still need action. Exit 0: nothing needs action; 1: something does; 2: invalid input.
+    """
+    from fnl_deploy import status_report
+
+    result = status_report.report_command(
+        inventory, since, saved, resolver, html_dir, list(mail_to), mail_from, smtp, smtp_user
+    )
+    return result, lambda: say(status_report.render(result.data))
+
+
 @main.group("lab")
 def lab_group() -> None:
     """The local lab: real Debian 12 servers in Podman (docs/lab.md)."""
@@ -653,7 +715,7 @@ def backup_run_cmd(server: str | None, inventory: Path) -> tuple[Result, Callabl
     Exit 0: every backup done; 1: one failed.
     """
     from fnl_deploy import backup
-    from fnl_deploy.report import _size
+    from fnl_deploy.report import human_size
 
     result = backup.run(inventory, server)
     return result, _show_backups(
@@ -663,8 +725,8 @@ def backup_run_cmd(server: str | None, inventory: Path) -> tuple[Result, Callabl
             server=r["server"],
             archive=r["archive"],
             files=r.get("files"),
-            original=_size(int(r.get("original_size") or 0)),
-            stored=_size(int(r.get("deduplicated_size") or 0)),
+            original=human_size(int(r.get("original_size") or 0)),
+            stored=human_size(int(r.get("deduplicated_size") or 0)),
         ),
     )
 

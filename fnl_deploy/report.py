@@ -187,7 +187,7 @@ def render_archives(data: dict[str, Any]) -> str:
                 readable(a.get("address", "")),
                 a.get("created", ""),
                 a.get("messages", 0),
-                _size(int(a.get("bytes", 0))),
+                human_size(int(a.get("bytes", 0))),
                 f"{a.get('server', '')}:{a.get('archive', '')}",
                 a.get("sha256", "")[:16],
                 state,
@@ -197,11 +197,12 @@ def render_archives(data: dict[str, Any]) -> str:
     return table(columns, rows)
 
 
-def _size(n: int) -> str:
+def human_size(n: float) -> str:
+    """Bytes as people read them: 1.5 GiB, 300.0 MiB, 12 B."""
     for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= factor:
             return f"{n / factor:.1f} {unit}"
-    return f"{n} B"
+    return f"{n:.0f} B"
 
 
 def render_failures(data: dict[str, Any]) -> str:

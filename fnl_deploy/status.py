@@ -39,6 +39,8 @@ DKIM_DAYS = 365.0
 
 #: Statuses kept in .fnl/status/ for `report --since`.
 KEEP_STATUSES = 60
+#: Days of usage kept in .fnl/status/series.jsonl for the dashboard's charts.
+SERIES_DAYS = 400
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,8 @@ def collect(root: Path, tenant: str | None = None, resolver: str | None = None) 
         status.findings += judge_server(server.name, report)
         for tenant_report in report.get("tenants", []):
             if tenant_report["id"] in ids:
-                status.tenants.append({"server": server.name, **tenant_report})
+                name = deployment.tenant(tenant_report["id"]).tenant.commune.name
+                status.tenants.append({"server": server.name, "name": name, **tenant_report})
                 status.findings += judge_tenant(server.name, tenant_report)
     dns = _dns_findings(deployment, ids, resolver)
     for row in status.tenants:
@@ -258,23 +261,83 @@ def save(root: Path, status: Status) -> Path:
     os.replace(tmp, path)
     for old in sorted(directory.glob("*.json"))[:-KEEP_STATUSES]:
         old.unlink()
+    record_series(root, status)
     return path
+
+
+def series_path(root: Path) -> Path:
+    return history_dir(root) / "series.jsonl"
+
+
+def record_series(root: Path, status: Status) -> None:
+    """Keep the day's usage of each commune: one line per UTC day, the day's last status.
+
+    The full statuses are kept only for the last runs; this compact line (per commune:
+    bytes stored, messages received and sent in the last 24 h) is what the dashboard
+    charts, over SERIES_DAYS days, at ~40 bytes per commune per day.
+    """
+    day = status.checked[:10]
+    point = {
+        "day": day,
+        "checked": status.checked,
+        "tenants": {
+            row["id"]: [
+                row["used_bytes"],
+                (row.get("mail") or {}).get("received"),
+                (row.get("mail") or {}).get("sent"),
+            ]
+            for row in status.tenants
+        },
+    }
+    kept = [p for p in load_series(root) if p["day"] != day]
+    lines = [json.dumps(p, sort_keys=True) for p in [*kept, point][-SERIES_DAYS:]]
+    path = series_path(root)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_series(root: Path) -> list[dict[str, Any]]:
+    """The kept days, oldest first (see record_series)."""
+    path = series_path(root)
+    if not path.exists():
+        return []
+    points = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return sorted(points, key=lambda p: p["day"])
+
+
+def checked_epoch(data: dict[str, Any]) -> float:
+    """When a saved status was taken, in epoch seconds."""
+    return calendar.timegm(time.strptime(data["checked"], "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def saved_statuses(root: Path) -> list[Path]:
+    """The kept statuses, newest first (series.jsonl is not one)."""
+    return sorted(history_dir(root).glob("*.json"), reverse=True)
+
+
+def load_saved(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def previous(root: Path, before: float | None = None) -> dict[str, Any] | None:
     """The latest saved status (taken at or before ``before``, epoch seconds), if any."""
-    for path in sorted(history_dir(root).glob("*.json"), reverse=True):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        taken = calendar.timegm(time.strptime(data["checked"], "%Y-%m-%dT%H:%M:%SZ"))
-        if before is None or taken <= before:
+    for path in saved_statuses(root):
+        data = load_saved(path)
+        if before is None or checked_epoch(data) <= before:
             return data
     return None
 
 
-def changes(old: dict[str, Any] | None, new: Status) -> dict[str, list[dict[str, Any]]]:
-    """Findings that appeared, changed (their figures), or went away since ``old``."""
+def changes(
+    old: dict[str, Any] | None, new: list[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Findings that appeared, changed (their figures), or went away since ``old``.
+
+    ``new`` is a status's findings as dicts (Finding.as_dict, or a saved status's).
+    """
     before = {f["key"]: f for f in (old or {}).get("findings", [])}
-    after = {f.key: f.as_dict() for f in new.findings}
+    after = {f["key"]: f for f in new}
     return {
         "new": [after[k] for k in sorted(after) if k not in before],
         "changed": [
@@ -292,7 +355,7 @@ def status_command(root: Path, tenant: str | None, resolver: str | None) -> Resu
     earlier = previous(root) if tenant is None else None
     data = status.as_dict()
     data["since"] = earlier["checked"] if earlier else None
-    data["changes"] = changes(earlier, status)
+    data["changes"] = changes(earlier, data["findings"])
     if tenant is None:  # only whole-platform statuses make the history
         save(root, status)
     return Result("status", data=data, exit_code=1 if status.needs_action() else 0)
@@ -331,6 +394,7 @@ def _server_row(server: dict[str, Any]) -> tuple[str, ...]:
 def _tenant_row(tenant: dict[str, Any]) -> tuple[str, ...]:
     fullest = max((m["used_percent"] or 0 for m in tenant["mailboxes"]), default=0)
     dns = tenant.get("dns") or {}
+    mail = tenant.get("mail") or {}
     return (
         tenant["id"],
         tenant["server"],
@@ -339,6 +403,7 @@ def _tenant_row(tenant: dict[str, Any]) -> tuple[str, ...]:
         f"{fullest:.0f}%",
         ("ok" if dns.get("ok") else "!") + (" RCPNT" if dns.get("rcpnt") else ""),
         "-" if tenant.get("dkim_key_age_days") is None else f"{tenant['dkim_key_age_days']:.0f} d",
+        f"{mail['received']} / {mail['sent']}" if mail else "-",
     )
 
 
@@ -359,7 +424,16 @@ def render(data: dict[str, Any]) -> str:
         lines += ["", t("status.tenants")]
         lines.append(
             table(
-                ["commune", "server", "mailboxes", "used / quota", "fullest", "DNS", "DKIM key"],
+                [
+                    "commune",
+                    "server",
+                    "mailboxes",
+                    "used / quota",
+                    "fullest",
+                    "DNS",
+                    "DKIM key",
+                    "mail in / out 24 h",
+                ],
                 [_tenant_row(row) for row in data["tenants"]],
             )
         )

@@ -12,7 +12,9 @@ description:
     system and of the mail store, certificates' expiry (the server's and each commune's),
     last good backup, pending security updates, last successful apply.
   - Each commune of the desired state the server was last converged to: mailboxes,
-    storage used against each mailbox's quota and the commune's, DKIM key age.
+    storage used against each mailbox's quota and the commune's, DKIM key age, and its
+    mail volume over the last 24 hours (messages delivered to its mailboxes, messages its
+    people sent), counted in one read of Postfix's journal.
   - Facts only; the controller (fnl-deploy status) decides what needs action.
 options:
   desired_file: {type: path, default: /var/lib/fnl-deploy/desired.json, description: What the server was converged to.}
@@ -28,6 +30,7 @@ options:
 import datetime
 import json
 import os
+import re
 import ssl
 import subprocess
 
@@ -200,7 +203,36 @@ def dkim_ages(selector_map, directory):
     return ages
 
 
-def tenants(desired, usage, dkim):
+#: Postfix's log lines that count: deliveries into a mailbox, and logins that send.
+DELIVERED = re.compile(r"\bto=<([^>]+)>.*\bstatus=sent\b")
+SUBMITTED = re.compile(r"\bsasl_username=(\S+)")
+VOLUME_IDENTIFIERS = ["postfix/lmtp", "postfix/submission/smtpd", "postfix/submissions/smtpd",
+                      "postfix/webmail/smtpd"]
+
+
+def mail_volume(hours=24):
+    """address -> [delivered to it, sent by it] over the last ``hours``, from the journal.
+
+    journalctl filters by syslog identifier, so only these services' lines are read: a
+    server's whole day of mail in one process, whatever the number of communes.
+    """
+    argv = ["journalctl", "--since", "-%dh" % hours, "--no-pager", "--quiet", "--output=cat"]
+    result = run(argv + ["SYSLOG_IDENTIFIER=%s" % name for name in VOLUME_IDENTIFIERS])
+    counts = {}
+    if result is None or result.returncode != 0:
+        return None
+    for line in result.stdout.splitlines():
+        found = DELIVERED.search(line)
+        if found:
+            counts.setdefault(found.group(1).lower(), [0, 0])[0] += 1
+            continue
+        found = SUBMITTED.search(line)
+        if found:
+            counts.setdefault(found.group(1).lower(), [0, 0])[1] += 1
+    return counts
+
+
+def tenants(desired, usage, dkim, volume):
     out = []
     for tenant in desired.get("tenants", []):
         mailboxes = []
@@ -214,11 +246,17 @@ def tenants(desired, usage, dkim):
                 else None,
             })
         used_total = sum(m["used_bytes"] or 0 for m in mailboxes)
+        mail = None
+        if volume is not None:
+            counted = [volume.get(m["address"].lower(), (0, 0)) for m in mailboxes]
+            mail = {"hours": 24, "received": sum(c[0] for c in counted),
+                    "sent": sum(c[1] for c in counted)}
         out.append({
             "id": tenant["id"], "domain": tenant["domain"],
             "mailboxes": mailboxes, "used_bytes": used_total,
             "quota_bytes": tenant.get("quota_bytes"),
             "dkim_key_age_days": dkim.get(tenant["domain"]),
+            "mail": mail,
         })
     return out
 
@@ -257,7 +295,8 @@ def main():
         "security_updates": security_updates(),
         "last_apply": {"finished": applied, "age_hours": applied_hours},
         "tenants": tenants(desired, quota_usage(),
-                           dkim_ages(p["dkim_selector_map"], p["dkim_directory"])),
+                           dkim_ages(p["dkim_selector_map"], p["dkim_directory"]),
+                           mail_volume()),
     }
     module.exit_json(changed=False, fnl_status=report)
 

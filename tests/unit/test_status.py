@@ -108,11 +108,11 @@ def test_changes_name_what_appeared_changed_and_went_away():
     new = status.Status(
         "2026-11-30T06:00:00Z", findings=[finding("b", state="inactive"), finding("c")]
     )
-    diff = status.changes(old.as_dict(), new)
+    diff = status.changes(old.as_dict(), new.as_dict()["findings"])
     assert [f["key"] for f in diff["new"]] == ["c"]
     assert [f["key"] for f in diff["changed"]] == ["b"]
     assert [f["key"] for f in diff["resolved"]] == ["a"]
-    same = status.changes(new.as_dict(), new)
+    same = status.changes(new.as_dict(), new.as_dict()["findings"])
     assert same == {"new": [], "changed": [], "resolved": []}
 
 
@@ -133,7 +133,10 @@ def test_render_lists_servers_communes_and_what_needs_action():
         tenants=[{"server": "mail1", **AMBEL, "dns": {"ok": True, "rcpnt": True}}],
         findings=status.judge_server("mail1", sick),
     )
-    data = current.as_dict() | {"since": None, "changes": status.changes(None, current)}
+    data = current.as_dict() | {
+        "since": None,
+        "changes": status.changes(None, current.as_dict()["findings"]),
+    }
     text = status.render(data)
     assert "mail1" in text and "mail2" in text and "ambel" in text
     assert "Needs action\n  mail1: dovecot.service is inactive" in text
