@@ -8,7 +8,9 @@ def test_firewall_drops_by_default_and_opens_only_listed_ports(host):
     assert "policy drop" in ruleset
     assert "tcp dport 22 accept" in ruleset
     assert "tcp dport 25 accept" in ruleset
-    assert "dport 8080" not in ruleset
+    # 8080 is open to 192.0.2.0/24 only (base_firewall_restricted_ports).
+    restricted = [line.strip() for line in ruleset.splitlines() if "dport 8080" in line]
+    assert restricted and all(line.startswith("ip saddr 192.0.2.0/24 tcp dport 8080 accept") for line in restricted)
 
 
 def _reachable(address: str, port: int) -> bool:
@@ -25,7 +27,8 @@ def test_a_port_not_listed_is_dropped_from_the_network(host):
     host.run("systemctl stop probe8080; systemd-run --unit=probe8080 python3 -m http.server 8080")
     try:
         # Something listens on 8080 and answers locally, but the firewall drops it from
-        # the network, while SSH (always open) answers on the same address.
+        # the network (open to 192.0.2.0/24 only), while SSH (always open) answers on the
+        # same address.
         assert host.run("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 8080), 3)'").rc == 0
         assert _reachable(address, 22)
         assert not _reachable(address, 8080)
