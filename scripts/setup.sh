@@ -35,4 +35,16 @@ fi
 # The pip cache (~/.cache/pip) makes re-runs fast; --quiet keeps CI logs short.
 .venv/bin/pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
 .venv/bin/pip install --quiet -e '.[test]' 2>&1 | grep -v "is ignored" || true
+
+# promtool checks the alert rules (monitoring/alerts.yml) in the unit tests. Debian ships
+# it only inside the prometheus package, whose installation would start a Prometheus
+# server here: take the one binary out of the downloaded package instead.
+if [ ! -x .venv/bin/promtool ]; then
+  promtool_tmp=$(mktemp -d)
+  (cd "$promtool_tmp" && apt-get download -qq prometheus 2>/dev/null) || { apt-get update -qq && (cd "$promtool_tmp" && apt-get download -qq prometheus); }
+  dpkg-deb --fsys-tarfile "$promtool_tmp"/prometheus_*.deb | tar -x -C "$promtool_tmp" ./usr/bin/promtool
+  install -m 755 "$promtool_tmp/usr/bin/promtool" .venv/bin/promtool
+  rm -rf "$promtool_tmp"
+fi
+.venv/bin/promtool --version | head -1
 .venv/bin/fnl-deploy --version
