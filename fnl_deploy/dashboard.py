@@ -20,7 +20,7 @@ from fnl_deploy import status
 from fnl_deploy.i18n import language, t
 from fnl_deploy.model.types import to_u_label
 from fnl_deploy.paths import share_dir
-from fnl_deploy.report import human_size
+from fnl_deploy.report import human_size, readable
 
 #: Days of history in the per-commune sparkline.
 SPARK_DAYS = 30
@@ -96,6 +96,11 @@ def sparkline(values: list[float]) -> Markup:
     )
 
 
+def _message(finding: dict[str, Any]) -> str:
+    """A finding in the current language, domains as people write them (échevis.fr)."""
+    return readable(t(f"status.{finding['check']}", **finding["params"]))
+
+
 def _level(percent: float) -> str:
     if percent >= status.TENANT_PERCENT:
         return "bad"
@@ -136,12 +141,8 @@ def _tenant_rows(data: dict[str, Any], series: list[dict[str, Any]]) -> list[dic
                 "sent": mail.get("sent"),
                 "dkim_days": tenant.get("dkim_key_age_days"),
                 "spark": sparkline([float(v or 0) for v in history]),
-                "findings": [
-                    t(f"status.{f['check']}", **f["params"]) for f in findings if f["action"]
-                ],
-                "notes": [
-                    t(f"status.{f['check']}", **f["params"]) for f in findings if not f["action"]
-                ],
+                "findings": [_message(f) for f in findings if f["action"]],
+                "notes": [_message(f) for f in findings if not f["action"]],
             }
         )
     rows.sort(key=lambda r: (not r["findings"], r["name"].casefold()))
@@ -203,7 +204,7 @@ def render(data: dict[str, Any], operator_name: str) -> str:
         info=[f for f in data["findings"] if not f["action"]],
         storage_chart=line_chart(storage, 560, 160, "bytes"),
         mail_chart=bar_chart(mail_days[-60:], 560, 160),
-        message=lambda f: t(f"status.{f['check']}", **f["params"]),
+        message=_message,
         where=lambda f: f["tenant"] or f["server"],
         total_used=_size(sum(row["used_bytes"] for row in data["tenants"])),
         mailboxes=sum(len(row["mailboxes"]) for row in data["tenants"]),

@@ -193,3 +193,16 @@ def test_report_from_saved_history_writes_the_page_and_exits_1_when_action_is_ne
     envelope = json.loads(result.output)
     assert envelope["data"]["html"] == str(tmp_path / "out" / "index.html")
     assert (tmp_path / "out" / "index.html").exists()
+
+
+def test_the_dashboard_writes_domains_as_people_do(tmp_path):
+    dns = status.Finding(
+        "echevis/dns/records",
+        "mail1",
+        "echevis",
+        "dns",
+        {"problems": "MX xn--chevis-9ua.fr.: missing"},
+    )
+    save(tmp_path, "2026-11-30T06:00:00Z", [dns])
+    page = dashboard.render(status_report.build(tmp_path, "last", True, None), "Opérateur")
+    assert "MX échevis.fr.: missing" in page and "xn--chevis" not in page
