@@ -284,6 +284,10 @@ def run_side_playbook(
     return execute(run)
 
 
+#: Beside the servers' desired states: tenant -> server, server -> host name (site.yml).
+PLACEMENTS_FILE = "fnl.placements.json"
+
+
 def write_desired(deployment: Deployment, out: Path) -> dict[str, dict[str, Any]]:
     """Each server's desired state as ``out/<server>.json``, rewritten only on change, so
     that its checksum (and the copy to the server) stays the same when nothing changed."""
@@ -294,6 +298,16 @@ def write_desired(deployment: Deployment, out: Path) -> dict[str, dict[str, Any]
         text = json.dumps(state, ensure_ascii=False, indent=1, sort_keys=True)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
+    # Where each commune lives, for site.yml's move play (a commune a server holds but the
+    # files now place elsewhere is carried there). A dot never appears in a server name.
+    placements = {
+        "placements": {e.id: deployment.placement(e).name for e in deployment.tenants},
+        "fqdns": {server.name: server.fqdn for server in deployment.servers},
+    }
+    text = json.dumps(placements, indent=1, sort_keys=True)
+    path = out / PLACEMENTS_FILE
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
     return states
 
 
@@ -582,6 +596,10 @@ def execute(
         )
     except Exception as exc:  # ansible-runner raises plain exceptions for set-up problems
         raise RunError(f"ansible-runner could not start: {exc}") from exc
+    finally:
+        # Communes carried between servers pass through here (site.yml removes its copy;
+        # a run killed half-way may not have): mail and password hashes never stay.
+        shutil.rmtree(run.run_dir / "moves", ignore_errors=True)
     outcome.duration = time.monotonic() - started
     outcome.rc = runner.rc
     outcome.status = runner.status

@@ -64,9 +64,18 @@ def test_no_secret_or_shell_in_argv(deployment, tmp_path):
 def test_prepare_run_dir_writes_desired_state_per_server(deployment, tmp_path):
     run = runner.build_run(deployment, runner.RunRequest(check=True), "r1", tmp_path, [])
     runner.prepare_run_dir(deployment, run, "plan")
-    assert sorted(p.name for p in (tmp_path / "desired").iterdir()) == ["mail1.json", "mail2.json"]
+    assert sorted(p.name for p in (tmp_path / "desired").iterdir()) == [
+        "fnl.placements.json",
+        "mail1.json",
+        "mail2.json",
+    ]
     mail2 = json.loads((tmp_path / "desired" / "mail2.json").read_text())
     assert {t["id"] for t in mail2["tenants"]} == {"voiron", "l-abergement-clemenciat"}
+    # Where each commune lives, for the move play of site.yml.
+    placed = json.loads((tmp_path / "desired" / "fnl.placements.json").read_text())
+    assert placed["placements"]["voiron"] == "mail2"
+    assert placed["placements"]["ambel"] == "mail1"
+    assert placed["fqdns"]["mail2"] == "mail2.alpes-numerique.fr"
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["finished"] is False and record["pid"] == os.getpid()
 

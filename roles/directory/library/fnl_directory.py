@@ -32,9 +32,21 @@ options:
     elements: str
     default: []
     description: Database roles (named after the services' system accounts) that read the views.
+  carried_file:
+    type: path
+    description:
+      - Accounts of communes moving here (written by fnl_move import), by address; an
+        account created here for one of them keeps its id, mail directory and password hash.
+  elsewhere:
+    type: dict
+    default: {}
+    description:
+      - Tenant id -> host name of the server the files place it on, when not this one. A
+        commune this server held that now lives there has its domains deferred (4xx) here.
 """
 
 import json
+import os
 import uuid
 
 from ansible.module_utils.basic import AnsibleModule
@@ -215,6 +227,19 @@ MIGRATIONS = [
         JOIN fnl.mail_domain d ON d.name = m.domain AND d.tenant_id = m.tenant_id
         WHERE m.state = 'active';
     """,
+    # 5: communes moved to another server of the platform. Mail for their domains that
+    # still reaches this server (a sender's DNS cache, until the MX record's TTL runs out)
+    # is deferred with a 4xx, so that the sender retries and finds the new server: never
+    # bounced, never stored here.
+    """
+    CREATE TABLE fnl.moved_domain (
+        name text PRIMARY KEY,
+        server text NOT NULL,
+        moved_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE VIEW fnl.mail_moved_domain AS SELECT name, server FROM fnl.moved_domain;
+    GRANT SELECT ON fnl.mail_moved_domain TO fnl_reader;
+    """,
 ]
 
 
@@ -272,8 +297,15 @@ def size(n):
 class Sync:
     """Compute and apply the difference between the directory and the desired state."""
 
-    def __init__(self, cur, tenants, scope, credentials, offboarded=()):
+    def __init__(self, cur, tenants, scope, credentials, offboarded=(), carried=None,
+                 elsewhere=None):
         self.cur = cur
+        #: Accounts of communes moving here (fnl_move import): address -> their id, mail
+        #: directory and password hash, taken over as they were on the former server.
+        self.carried = carried or {}
+        #: Tenant id -> host name of the server the files now place it on, for tenants
+        #: this server may hold (a commune moving away leaves its domains deferred here).
+        self.elsewhere = elsewhere or {}
         self.tenants = {t["id"]: t for t in tenants}
         #: Disabled as a whole by an offboarding: their accounts, routes and rights stay
         #: as they are (the views hide them), so nothing is archived one by one.
@@ -366,12 +398,20 @@ class Sync:
                 )
                 self.changes.append(change(tid, "~", kind, name, "enabled again"
                                            if row[3] != "active" else "moved"))
+        # A domain this server serves again is no longer "moved away".
+        cur.execute("DELETE FROM fnl.moved_domain WHERE name = ANY(%s)", (sorted(wanted),))
         for name, row in sorted(current.items()):
             if name not in wanted and self.in_scope(row[1]) and row[3] == "active":
+                server = self.elsewhere.get(row[1])
+                if server:
+                    cur.execute(
+                        "INSERT INTO fnl.moved_domain (name, server) VALUES (%s, %s) "
+                        "ON CONFLICT (name) DO UPDATE SET server = EXCLUDED.server, "
+                        "moved_at = now()", (name, server))
                 cur.execute("UPDATE fnl.domain SET state = 'disabled' WHERE name = %s", (name,))
-                self.changes.append(
-                    change(row[1], "-", "domain", name, "disabled, mail refused, data kept")
-                )
+                self.changes.append(change(row[1], "-", "domain", name, (
+                    "moved to %s: mail still arriving here is deferred, data kept" % server
+                    if server else "disabled, mail refused, data kept")))
 
     def sync_mailboxes(self):
         cur = self.cur
@@ -394,15 +434,23 @@ class Sync:
                 # The mail directory carries the account id, never only the address: an
                 # address given to someone else later starts with an empty mailbox.
                 maildir = "%s/%s.%s" % (domain, local, mailbox_id[:8])
+                password_hash = self.hashes.get(address)
+                detail = size(m["quota_bytes"])
+                carried = self.carried.get(address)
+                if carried:
+                    # Moved from another server: the same account, mail and password.
+                    mailbox_id, maildir = carried["id"], carried["maildir"]
+                    password_hash = carried["password_hash"]
+                    detail += ", moved here with its mail and password"
                 cur.execute(
                     "INSERT INTO fnl.mailbox (id, address, tenant_id, domain, local_part, kind,"
                     " display_name, password_hash, quota_bytes, maildir)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (mailbox_id, address, tid, domain, local, m["kind"], m["name"],
-                     self.hashes.get(address), m["quota_bytes"], maildir),
+                     password_hash, m["quota_bytes"], maildir),
                 )
                 kind = "shared mailbox" if m["kind"] == "shared" else "mailbox"
-                self.changes.append(change(tid, "+", kind, address, size(m["quota_bytes"])))
+                self.changes.append(change(tid, "+", kind, address, detail))
                 continue
             if row[5] != m["quota_bytes"]:
                 cur.execute("UPDATE fnl.mailbox SET quota_bytes = %s WHERE id = %s",
@@ -625,6 +673,8 @@ def main():
             "scope": {"type": "list", "elements": "str"},
             "database": {"type": "str", "default": "fnl_directory"},
             "readers": {"type": "list", "elements": "str", "default": []},
+            "carried_file": {"type": "path"},
+            "elsewhere": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
@@ -638,6 +688,10 @@ def main():
                 credentials = json.load(handle)
         except FileNotFoundError:
             credentials = {}
+    carried = {}
+    if params["carried_file"] and os.path.exists(params["carried_file"]):
+        with open(params["carried_file"], encoding="utf-8") as handle:
+            carried = json.load(handle)
     if module.check_mode and (psycopg2 is None or not database_exists(params["database"])):
         changes = Sync(EmptyDirectory(), desired["tenants"], params["scope"], credentials,
                        desired.get("offboarded", [])).run()
@@ -653,7 +707,7 @@ def main():
         with transaction(connection, module.check_mode) as cur:
             before = migrate(cur)
             changes = Sync(cur, desired["tenants"], params["scope"], credentials,
-                           desired.get("offboarded", [])).run()
+                           desired.get("offboarded", []), carried, params["elsewhere"]).run()
             readers_created = ensure_readers(cur, params["readers"])
             schema_changed = created or before < len(MIGRATIONS) or bool(readers_created)
     except psycopg2.Error as exc:

@@ -16,7 +16,9 @@ description:
   - C(mode=issue) (provider local_ca) issues a missing certificate, and re-issues one whose
     names differ or that expires within 30 days. C(mode=standin) (provider acme) issues
     only missing ones, so the services can start; the ACME step replaces them.
-  - Removes the files of communes no longer listed (certificates are not data).
+  - Removes the files of communes no longer listed (certificates are not data), unless
+    C(prune=false): in a whole play, the services' configurations still name them until
+    roles mail and groupware have run, so site.yml prunes at the end (C(issue=false)).
   - Check mode says what would be issued or removed.
 options:
   certificates:
@@ -29,6 +31,8 @@ options:
   ca_key: {type: path, required: true, description: The local CA key.}
   days: {type: int, default: 397, description: Validity in days.}
   mode: {type: str, choices: [issue, standin], default: issue, description: See above.}
+  issue: {type: bool, default: true, description: Issue what is missing or due.}
+  prune: {type: bool, default: true, description: Remove the communes no longer listed.}
 """
 
 import datetime
@@ -88,6 +92,8 @@ def main():
             "ca_key": {"type": "path", "required": True},
             "days": {"type": "int", "default": 397},
             "mode": {"type": "str", "choices": ["issue", "standin"], "default": "issue"},
+            "issue": {"type": "bool", "default": True},
+            "prune": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
@@ -95,7 +101,7 @@ def main():
     directory = p["directory"]
     now = datetime.datetime.utcnow()
     changes, to_issue = [], []
-    for certificate in p["certificates"]:
+    for certificate in p["certificates"] if p["issue"] else []:
         name, names = certificate["name"], [n.lower() for n in certificate["names"]]
         current, not_after = certificate_facts(os.path.join(directory, name + ".crt"))
         if current is None or not os.path.exists(os.path.join(directory, name + ".key")):
@@ -118,7 +124,8 @@ def main():
     desired = {c["name"] for c in p["certificates"]}
     stale = sorted({f.rsplit(".", 1)[0] for f in (os.listdir(directory)
                                                    if os.path.isdir(directory) else [])
-                    if f.endswith((".crt", ".key")) and not f.startswith(".")} - desired)
+                    if f.endswith((".crt", ".key")) and not f.startswith(".")} - desired
+                   ) if p["prune"] else []
     for name in stale:
         changes.append({"tenant": "", "service": "tls", "action": "-", "kind": "certificate",
                         "name": name, "detail": "no longer served here"})
