@@ -14,11 +14,16 @@ description:
   - I(state=export): the same communes, each with its accounts (password hashes, mail
     directory names), its mail (each account's home: Maildir, Dovecot indexes, Sieve
     scripts), its DKIM keys and selectors, and its agendas, address books and preferences
-    (sogo-tool backup), into one root-only archive per destination server. Check mode
+    (sogo-tool backup), into one archive per destination server in C(transfer_directory),
+    readable by C(transfer_owner) alone (the account Ansible logs in with: the archive is
+    then fetched and copied without privilege escalation, which makes Ansible stream it
+    rather than read it whole into memory). Check mode
     only lists the moves (C(fnl_changes)). Nothing else changes on this server here: its
     directory disables the commune in the same apply (role directory), and its mail is
     then archived like any removed mailbox's.
-  - I(state=import): unpacks the archives handed to this server. Mail goes under the
+  - I(state=import): unpacks the archives handed to this server (in
+    C(transfer_directory)) into C(bundle_directory)/incoming, root-only, and deletes
+    them. Mail goes under the
     account's mail directory name (a new one if this server still holds that name from an
     earlier stay of the commune), DKIM keys and selectors are installed before role mail
     would make new ones, and the accounts are left in C(bundle_directory)/incoming/
@@ -37,6 +42,8 @@ options:
   run_hosts: {type: list, elements: str, default: [], description: Servers in this run.}
   scope: {type: list, elements: str, description: Only these tenants (apply --tenant).}
   bundle_directory: {type: path, default: /var/lib/fnl-deploy/moves}
+  transfer_directory: {type: path, default: /var/tmp/fnl-deploy-moves}
+  transfer_owner: {type: str, default: root, description: The account Ansible logs in with.}
   database: {type: str, default: fnl_directory}
   vmail_directory: {type: path, default: /var/vmail}
   dkim_directory: {type: path, default: /var/lib/rspamd/dkim}
@@ -96,6 +103,16 @@ def write_selectors(path, selectors):
         handle.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def transfer_directory(p):
+    """The directory archives travel through, the login account's alone (0700)."""
+    owner = pwd.getpwnam(p["transfer_owner"])
+    path = p["transfer_directory"]
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chown(path, owner.pw_uid, owner.pw_gid)
+    os.chmod(path, 0o700)
+    return path, owner
 
 
 def write_private(path, data):
@@ -203,11 +220,11 @@ def export(module, p):
     } for tenant_id, target, data in moves]
     if module.check_mode or not moves:
         return changes, []
-    os.makedirs(p["bundle_directory"], mode=0o700, exist_ok=True)
+    directory, owner = transfer_directory(p)
     selectors = read_selectors(p["dkim_selector_map"])
     bundles = []
     for target in sorted({target for _, target, _ in moves}):
-        path = os.path.join(p["bundle_directory"], "to-%s-from-%s.tar" % (target, p["server"]))
+        path = os.path.join(directory, "to-%s-from-%s.tar" % (target, p["server"]))
         manifest = {"from": p["server"], "tenants": {}}
         fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -236,6 +253,7 @@ def export(module, p):
                 info.size = len(payload)
                 info.mode = 0o600
                 bundle.addfile(info, io.BytesIO(payload))
+            os.chown(path + ".tmp", owner.pw_uid, owner.pw_gid)
             os.replace(path + ".tmp", path)
         except BaseException:
             if os.path.exists(path + ".tmp"):
@@ -270,9 +288,10 @@ def merge_mail(source, target, owner):
 
 def import_bundles(module, p):
     incoming = os.path.join(p["bundle_directory"], "incoming")
-    archives = sorted(glob.glob(os.path.join(incoming, "*.tar")))
+    archives = sorted(glob.glob(os.path.join(p["transfer_directory"], "to-*-from-*.tar")))
     if not archives:
         return []
+    os.makedirs(incoming, mode=0o700, exist_ok=True)
     try:
         vmail = pwd.getpwnam("vmail")
         rspamd = pwd.getpwnam("_rspamd")
@@ -290,7 +309,7 @@ def import_bundles(module, p):
     selectors = read_selectors(p["dkim_selector_map"])
     report = []
     for archive in archives:
-        unpacked = archive[:-len(".tar")]
+        unpacked = os.path.join(incoming, os.path.basename(archive)[:-len(".tar")])
         shutil.rmtree(unpacked, ignore_errors=True)
         os.makedirs(unpacked, mode=0o700)
         with tarfile.open(archive) as bundle:
@@ -383,6 +402,8 @@ def main():
             "run_hosts": {"type": "list", "elements": "str", "default": []},
             "scope": {"type": "list", "elements": "str"},
             "bundle_directory": {"type": "path", "default": "/var/lib/fnl-deploy/moves"},
+            "transfer_directory": {"type": "path", "default": "/var/tmp/fnl-deploy-moves"},
+            "transfer_owner": {"type": "str", "default": "root"},
             "database": {"type": "str", "default": "fnl_directory"},
             "vmail_directory": {"type": "path", "default": "/var/vmail"},
             "dkim_directory": {"type": "path", "default": "/var/lib/rspamd/dkim"},

@@ -73,6 +73,10 @@ def deferred(server: str, recipient: str) -> int:
 
 def move(lab_copy, source: str, target: str) -> None:
     place(lab_copy, target)
+    # A run without the former server would create the commune afresh: refused.
+    narrowed = fnl("plan", "--limit", target, inventory=lab_copy)
+    assert narrowed.rc == 1, narrowed.stdout + narrowed.stderr
+    assert "apply without --limit or --tenant" in narrowed.stdout + narrowed.stderr
     plan = fnl("plan", inventory=lab_copy)
     assert plan.rc == 2, plan.stdout + plan.stderr
     assert f"from {source} to {target}" in plan.stdout, plan.stdout
