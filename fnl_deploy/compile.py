@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from fnl_deploy import dns
-from fnl_deploy.deployment import Deployment, TenantEntry, calendar_id, person_by_id
+from fnl_deploy.deployment import Deployment, TenantEntry, calendar_id, person_by_id, room_id
 from fnl_deploy.model.operator import Server
 from fnl_deploy.model.tenant import EVERYONE, DnsMode
 from fnl_deploy.model.types import to_u_label
@@ -24,6 +24,8 @@ _MAIL_PORTS = [
 ]
 _WEB_PORTS = [(80, "tcp", "http (ACME, redirects)"), (443, "tcp", "https")]
 _DNS_PORTS = [(53, "tcp", "dns"), (53, "udp", "dns")]
+_CHAT_PORTS = [(5222, "tcp", "xmpp clients")]
+_FEDERATION_PORTS = [(5269, "tcp", "xmpp servers (federation)")]
 
 
 def compile_deployment(deployment: Deployment) -> dict[str, dict[str, Any]]:
@@ -53,6 +55,7 @@ def compile_server(deployment: Deployment, server: Server) -> dict[str, Any]:
             "tenants": _tenant_certificates(deployment, server),
         },
         "clients": _client_domains(deployment) if is_webmail else [],
+        "chat": _chat(deployment),
         "tenants": tenants,
         # Tenants `fnl-deploy offboard` disabled: off the services, but their accounts and
         # mail stay as they are (not archived one by one like a removed mailbox), for a
@@ -94,6 +97,8 @@ def _tenant_certificates(deployment: Deployment, server: Server) -> list[dict[st
         mail_names = []
         if deployment.placement(entry).name == server.name:
             mail_names.append(f"mail.{entry.tenant.domain}")
+            if deployment.chat_certificate_has_domain(entry):
+                mail_names.append(entry.tenant.domain)
         client_names = []
         if is_webmail:
             for domain in entry.domains:
@@ -157,6 +162,17 @@ def _dns(deployment: Deployment, server: Server) -> dict[str, Any]:
     }
 
 
+def _chat(deployment: Deployment) -> dict[str, Any]:
+    """The operator's chat settings, the same on every server (role chat)."""
+    chat = deployment.operator.chat
+    return {
+        "federation": chat.federation,
+        "archive_days": chat.archive_days,
+        "upload_limit_bytes": chat.upload_limit,
+        "upload_days": chat.upload_days,
+    }
+
+
 def _open_ports(deployment: Deployment, tenants: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Ports the firewall opens: those of the services this platform runs."""
     ports = list(_WEB_PORTS)
@@ -164,6 +180,10 @@ def _open_ports(deployment: Deployment, tenants: list[dict[str, Any]]) -> list[d
         ports += _MAIL_PORTS
     if deployment.hosted_entries():
         ports += _DNS_PORTS
+    if any(t["chat"]["enabled"] for t in tenants):
+        ports += _CHAT_PORTS
+        if deployment.operator.chat.federation:
+            ports += _FEDERATION_PORTS
     return [
         {"port": port, "proto": proto, "comment": comment}
         for port, proto, comment in sorted(set(ports))
@@ -252,6 +272,29 @@ def compile_tenant(deployment: Deployment, entry: TenantEntry) -> dict[str, Any]
         }
         for c in tenant.calendars
     ]
+    # Chat addresses are Unicode (RFC 7622): abergement-clémenciat.fr, not its A-label.
+    xmpp_domain = to_u_label(domain)
+
+    def jid(person_id: str) -> str:
+        return f"{people[person_id].mailbox}@{xmpp_domain}"
+
+    everyone = {jid(p.id) for p in tenant.people}
+    rooms = [
+        {
+            "id": room_id(r),
+            "name": r.name,
+            "description": r.description or "",
+            "members": sorted(
+                everyone if EVERYONE in r.members else {jid(m) for m in (*r.members, *r.moderators)}
+            ),
+            "moderators": sorted(jid(m) for m in r.moderators),
+        }
+        for r in tenant.rooms
+    ]
+    # Each person's name is their reserved nickname in the rooms (XEP-0045 §7.12).
+    names = {jid(p.id): p.name for p in tenant.people}
+    for room in rooms:
+        room["nicknames"] = {member: names[member] for member in room["members"]}
     return {
         "id": entry.id,
         "name": tenant.commune.name,
@@ -268,4 +311,11 @@ def compile_tenant(deployment: Deployment, entry: TenantEntry) -> dict[str, Any]
         "lists": sorted(lists, key=lambda m: m["address"]),
         "shared_rights": sorted(shared_rights, key=lambda r: (r["mailbox"], r["member"])),
         "calendars": sorted(calendars, key=lambda c: c["id"]),
+        "chat": {
+            "enabled": tenant.services.chat,
+            "xmpp_domain": xmpp_domain,
+            # XMPP clients check the certificate against the domain (Deployment method).
+            "certificate_has_domain": deployment.chat_certificate_has_domain(entry),
+            "rooms": sorted(rooms, key=lambda r: r["id"]),
+        },
     }

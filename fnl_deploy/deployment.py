@@ -113,6 +113,36 @@ class Deployment:
     def mailbox_quota(self, entry: TenantEntry, own: int | None) -> int:
         return own or entry.tenant.quotas.mailbox or self.operator.defaults.mailbox_quota
 
+    def chat_certificate_has_domain(self, entry: TenantEntry) -> bool:
+        """Whether the commune's own domain is in its certificate, as XMPP clients require.
+
+        Chat addresses are the mail addresses: clients check the certificate against the
+        domain itself. Its http-01 challenge reaches the platform only when the platform
+        serves the zone and the commune has no address of its own at the apex (its
+        website): then the zone points the apex at the commune's server (dns.py).
+        Otherwise the domain stays out: its failed challenge would cost the whole
+        certificate, mail.<domain> included (docs/chat.md#certificates).
+        """
+        tenant = entry.tenant
+        return (
+            tenant.services.chat
+            and self.dns_mode(entry) is DnsMode.hosted
+            and (self.apex_points_here(entry) or tenant.dns.acme_redirect)
+        )
+
+    def apex_points_here(self, entry: TenantEntry) -> bool:
+        """Whether the hosted zone points the domain itself at the commune's server (chat):
+        the commune has no address of its own there (its website) and the server's is known.
+        """
+        tenant = entry.tenant
+        own_apex = any(r.name == "@" and r.type in ("A", "AAAA") for r in tenant.dns.records)
+        return (
+            tenant.services.chat
+            and self.dns_mode(entry) is DnsMode.hosted
+            and self.placement(entry).ipv4 is not None
+            and not own_apex
+        )
+
     def tenant_cap(self, entry: TenantEntry) -> int:
         return entry.tenant.quotas.tenant or self.operator.defaults.tenant_quota
 
@@ -317,6 +347,11 @@ def calendar_id(calendar: Any) -> str:
     return calendar.id or slug(calendar.name)
 
 
+def room_id(room: Any) -> str:
+    """A chat room's address before the @ (its id, or its name made an id)."""
+    return room.id or slug(room.name)
+
+
 def _addresses(entry: TenantEntry) -> Iterator[tuple[str, str, Loc]]:
     """Every local part a tenant claims: (local part, kind, location in its file).
 
@@ -491,19 +526,44 @@ def _tenant_rules(
         problems.append(
             source.problem(("services", "activesync"), t("rule.activesync_unavailable"))
         )
-    calendar_ids: set[str] = set()
+
+    def check_unique(section: str, ids: list[str], message: str) -> None:
+        seen: set[str] = set()
+        for i, item_id in enumerate(ids):
+            if item_id in seen:
+                problems.append(source.problem((section, i, "name"), t(message, value=item_id)))
+            seen.add(item_id)
+
+    check_unique("calendars", [calendar_id(c) for c in tenant.calendars], "rule.duplicate_calendar")
     for i, calendar in enumerate(tenant.calendars):
-        cid = calendar_id(calendar)
-        if cid in calendar_ids:
-            problems.append(
-                source.problem(("calendars", i, "name"), t("rule.duplicate_calendar", value=cid))
-            )
-        calendar_ids.add(cid)
         for member in calendar.access:
             if member != EVERYONE:
                 check_person(member, ("calendars", i, "access", member))
         for j, manager in enumerate(calendar.managers):
             check_person(manager, ("calendars", i, "managers", j))
+
+    check_unique("rooms", [room_id(r) for r in tenant.rooms], "rule.duplicate_room")
+    for i, room in enumerate(tenant.rooms):
+        for j, member in enumerate(room.members):
+            if member != EVERYONE:
+                check_person(member, ("rooms", i, "members", j))
+        for j, moderator in enumerate(room.moderators):
+            check_person(moderator, ("rooms", i, "moderators", j))
+    if tenant.rooms and not tenant.services.chat:
+        problems.append(source.problem(("rooms",), t("rule.rooms_without_chat")))
+    if tenant.services.chat:
+        # Chat apps check the certificate against the domain itself (docs/chat.md).
+        dns_mode = tenant.dns.mode or operator.defaults.dns_mode
+        own_apex = any(r.name == "@" and r.type in ("A", "AAAA") for r in tenant.dns.records)
+        if dns_mode is not DnsMode.hosted:
+            problems.append(source.problem(("services", "chat"), t("rule.chat_needs_hosted")))
+        elif own_apex and not tenant.dns.acme_redirect:
+            problems.append(
+                source.problem(
+                    ("services", "chat"),
+                    t("rule.chat_apex_elsewhere", domain=to_u_label(tenant.domain)),
+                )
+            )
 
     # Addresses: unique on the platform, and an alias never shadows a real address.
     local_parts: dict[str, tuple[str, Loc]] = {}

@@ -209,6 +209,21 @@ def domain_records(deployment: Deployment, entry: TenantEntry, domain: str) -> l
         add_web("autoconfig", "Thunderbird autoconfiguration")
         add_web("autodiscover", "Outlook autodiscover")
         add("_autodiscover._tcp", "SRV", f"0 1 443 {web}", "Outlook autodiscover")
+        if entry.tenant.services.chat:
+            add("_xmpp-client._tcp", "SRV", f"0 5 5222 {mx}", "chat apps (XMPP, RFC 6120)")
+            if op.chat.federation:
+                add("_xmpp-server._tcp", "SRV", f"0 5 5269 {mx}", "chat between servers")
+                for component in ("salons", "upload"):
+                    add(
+                        f"_xmpp-server._tcp.{component}",
+                        "SRV",
+                        f"0 5 5269 {mx}",
+                        f"chat between servers ({component})",
+                    )
+            else:
+                add("_xmpp-server._tcp", "SRV", "0 0 0 .", "chat federation not offered")
+            if deployment.apex_points_here(entry):
+                add("@", "A", str(server.ipv4), "chat: certificate of the domain itself (http-01)")
     for issuer in op.dns.caa_issuers:
         add("@", "CAA", f'0 issue "{issuer}"', "CAA: certificate authority allowed")
     add("@", "CAA", f'0 iodef "mailto:{op.contact}"', "CAA: where to report misissuance")

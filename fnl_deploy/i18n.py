@@ -302,6 +302,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ActiveSync n'est pas disponible : le paquet SOGo de Debian est construit sans ; les "
         "téléphones utilisent CalDAV, CardDAV et IMAP (docs/roles.md#groupware)",
     ),
+    "rule.duplicate_room": (
+        "chat room id '{value}' is used twice in this tenant (give one of them an id)",
+        "l'identifiant de salon « {value} » est utilisé deux fois dans cette collectivité "
+        "(donnez un id à l'un d'eux)",
+    ),
+    "rule.rooms_without_chat": (
+        "rooms are declared but chat is off: add services: {{chat: true}}",
+        "des salons sont déclarés mais la messagerie instantanée est désactivée : ajoutez "
+        "services: {{chat: true}}",
+    ),
+    "rule.chat_needs_hosted": (
+        "chat needs the platform to serve the commune's zone (dns: {{mode: hosted}}): chat "
+        "apps check the certificate against the domain itself, which the platform can only "
+        "obtain for a zone it serves",
+        "la messagerie instantanée demande que la plateforme serve la zone de la commune "
+        "(dns: {{mode: hosted}}) : les applications vérifient le certificat au nom du domaine "
+        "lui-même, que la plateforme n'obtient que pour une zone qu'elle sert",
+    ),
+    "rule.chat_apex_elsewhere": (
+        "chat: {domain} points at the commune's own website, so the platform cannot certify "
+        "it; have the website redirect http://{domain}/.well-known/acme-challenge/ to "
+        "http://mail.{domain}/.well-known/acme-challenge/, then set dns: {{acme_redirect: true}}",
+        "messagerie instantanée : {domain} désigne le site web de la commune, la plateforme ne "
+        "peut donc pas le certifier ; faites rediriger par le site "
+        "http://{domain}/.well-known/acme-challenge/ vers "
+        "http://mail.{domain}/.well-known/acme-challenge/, puis indiquez "
+        "dns: {{acme_redirect: true}}",
+    ),
     "rule.duplicate_calendar": (
         "calendar id '{value}' is used twice in this tenant (give one of them an id)",
         "l'identifiant d'agenda « {value} » est utilisé deux fois dans cette collectivité "

@@ -46,5 +46,21 @@ if [ ! -x .venv/bin/promtool ]; then
   install -m 755 "$promtool_tmp/usr/bin/promtool" .venv/bin/promtool
   rm -rf "$promtool_tmp"
 fi
+
+# The web chat (role chat): converse.js's npm package, checked against the digest npm
+# publishes for it; the roles unpack it on the servers.
+converse_version=14.0.0
+converse_sha512=LFUg030jDalV47vI/vyVPqYPZfJYXFbubq8v0cFDe2zXNeeGEk3Up0Fj/WTzT6t+6do+cAIToy73eAj7RNDj2Q==
+converse_archive=vendor/converse.js-$converse_version.tgz
+if [ ! -f "$converse_archive" ]; then
+  mkdir -p vendor
+  curl -fsSL --retry 3 -o "$converse_archive.part" "https://registry.npmjs.org/converse.js/-/converse.js-$converse_version.tgz"
+  if [ "$(openssl dgst -sha512 -binary "$converse_archive.part" | base64 -w0)" != "$converse_sha512" ]; then
+    echo "converse.js $converse_version: the download does not match npm's digest" >&2
+    rm -f "$converse_archive.part"
+    exit 1
+  fi
+  mv "$converse_archive.part" "$converse_archive"
+fi
 .venv/bin/promtool --version | head -1
 .venv/bin/fnl-deploy --version

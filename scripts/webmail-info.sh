@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# How to open the lab's web interface (SOGo: mail, agenda, address book) in a browser,
-# and how to reach the same agenda from a calendar app: prints the URLs, an example user
-# of each server and their current initial password, and checks that each page answers.
+# How to open the lab's web interface (SOGo: mail, agenda, address book) and web chat in a
+# browser, and how to reach the same agenda and chat from apps: prints the URLs, an example
+# user of each server and their current initial password, and checks that each page answers.
 # Needs the lab applied (scripts/demo.sh). Run from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,4 +34,17 @@ cat <<INFO
 Calendar and contacts apps (Thunderbird, DAVx⁵, iOS): server https://127.0.0.1:10443/
 (found through /.well-known/caldav and /.well-known/carddav), same login and password.
 Passwords changed in the web interface stay changed: fnl-deploy never overwrites them.
+INFO
+code=$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:10443/chat/")
+[ "$code" = 200 ] || { echo "the web chat on port 10443 answered $code" >&2; exit 1; }
+cat <<INFO
+
+Chat (same address, same password) — web chat in a browser on this machine:
+  https://127.0.0.1:10443/chat/
+    login:    marie.martin@saint-etienne-de-crossey.fr
+    password: $(password marie.martin@saint-etienne-de-crossey.fr)
+    (the council's room, conseil@salons.saint-etienne-de-crossey.fr; on a real platform
+    the page is https://mail.<commune's domain>/chat/ and asks for the first part only)
+Chat apps (Conversations, Monal, Gajim): the address and password above, server
+127.0.0.1 port 15222 (on a real platform the app finds the server through DNS).
 INFO

@@ -56,6 +56,30 @@ class OperatorDns(Strict):
     )
 
 
+MIB = 2**20
+
+
+class ChatSettings(Strict):
+    """The chat service (Prosody) of every commune with services.chat."""
+
+    federation: bool = Field(
+        False,
+        description="Let the communes' people talk with other XMPP servers (port 5269). "
+        "Off: chat stays between the platform's communes.",
+    )
+    archive_days: int = Field(
+        365,
+        ge=0,
+        le=3650,
+        description="Days the server keeps messages for history on every device and in "
+        "rooms (XEP-0313); 0 keeps none.",
+    )
+    upload_limit: Size = Field(20 * MIB, description="Largest file a person may send in chat.")
+    upload_days: int = Field(
+        90, ge=1, le=3650, description="Days a file sent in chat stays downloadable."
+    )
+
+
 class Operator(Strict):
     """The shared-service operator running the platform."""
 
@@ -70,6 +94,7 @@ class Operator(Strict):
     )
     defaults: Defaults = Defaults()
     dns: OperatorDns = OperatorDns()
+    chat: ChatSettings = ChatSettings()
 
     @model_validator(mode="after")
     def _fill_derived(self) -> Operator:

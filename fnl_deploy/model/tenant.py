@@ -94,6 +94,13 @@ RESERVED_RECORD_NAMES = frozenset(
         "_carddavs._tcp",
         "_caldav._tcp",
         "_carddav._tcp",
+        "_xmpp-client._tcp",
+        "_xmpp-server._tcp",
+        "_xmpps-client._tcp",
+        "_xmpp-server._tcp.salons",
+        "_xmpp-server._tcp.upload",
+        "salons",
+        "upload",
     }
 )
 _RECORD_LABEL = re.compile(r"^(\*|[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)$")
@@ -167,6 +174,12 @@ class TenantDns(Strict):
     records: tuple[ExtraRecord, ...] = Field(
         (), description="The commune's own records (its website…), served in hosted mode."
     )
+    acme_redirect: bool = Field(
+        False,
+        description="The commune's own website (its @ record) redirects "
+        "http://<domain>/.well-known/acme-challenge/ to http://mail.<domain>/: the platform "
+        "then certifies the domain itself, which chat apps require.",
+    )
 
 
 class Quotas(Strict):
@@ -186,6 +199,11 @@ class Services(Strict):
     mail: bool = Field(True, description="Mail (IMAP, SMTP, webmail).")
     groupware: bool = Field(True, description="Agenda and address book (CalDAV, CardDAV, web).")
     activesync: bool = Field(False, description="Exchange ActiveSync for phones.")
+    chat: bool = Field(
+        False,
+        description="Chat (XMPP): the chat address is the mail address, same password; "
+        "rooms below, web chat at https://mail.<domain>/chat/.",
+    )
 
 
 class Person(Strict):
@@ -277,6 +295,23 @@ class Calendar(Strict):
     capacity: int | None = Field(None, ge=1, description="Seats, for a room.")
 
 
+class ChatRoom(Strict):
+    """A chat room of the commune (e.g. the council's): members only, never listed to others."""
+
+    id: Identifier | None = Field(
+        None, description="Short id, the room's address before the @; derived from the name."
+    )
+    name: DisplayText
+    description: DisplayText | None = Field(None, description="Shown under the room's name.")
+    members: tuple[Identifier, ...] = Field(
+        min_length=1,
+        description=f"Ids of the people who may join, or '{EVERYONE}' for every person.",
+    )
+    moderators: tuple[Identifier, ...] = Field(
+        (), description="People who may change the subject and remove a message or a person."
+    )
+
+
 class Tenant(Strict):
     """One tenant file (``tenants/<id>.yml``)."""
 
@@ -302,6 +337,7 @@ class Tenant(Strict):
     aliases: tuple[Alias, ...] = ()
     lists: tuple[MailingList, ...] = ()
     calendars: tuple[Calendar, ...] = ()
+    rooms: tuple[ChatRoom, ...] = Field((), description="Chat rooms (services.chat: true).")
     offboarded: datetime.date | None = Field(
         None,
         description="Written by `fnl-deploy offboard` once the commune's data is archived: "

@@ -315,7 +315,7 @@ def test_a_broken_zone_human_output(knot: int) -> None:
         f"             remove name autoconfig  type A  value {WRONG_AUTOCONFIG}\n"
         "             add    name autoconfig  type A  value 192.0.2.11\n"
     ) in out
-    assert "ambel: 22 ok, 4 to fix, 1 pending, 0 unanswered." in out
+    assert "ambel: 25 ok, 4 to fix, 1 pending, 0 unanswered." in out
     assert "MX present ✗ · one SPF ✗ · DMARC quarantine/reject 100% ✗" in out
     assert "  Hosted zone: `fnl-deploy apply` publishes these records" in out
 
