@@ -295,6 +295,26 @@ def compile_tenant(deployment: Deployment, entry: TenantEntry) -> dict[str, Any]
     names = {jid(p.id): p.name for p in tenant.people}
     for room in rooms:
         room["nicknames"] = {member: names[member] for member in room["members"]}
+
+    def addresses_of(ids: tuple[str, ...]) -> list[str]:
+        if EVERYONE in ids:
+            return sorted(person_address(p.id) for p in tenant.people)
+        return sorted(person_address(i) for i in ids)
+
+    files = {
+        "enabled": tenant.services.files,
+        "quota_bytes": tenant.quotas.files or deployment.operator.defaults.files_quota,
+        # Each person's own folder, Personnel/<first part of their address>.
+        "people": {address(p.mailbox): p.mailbox for p in tenant.people},
+        "folders": [
+            {
+                "name": f.name,
+                "read": addresses_of(f.read),
+                "write": addresses_of(f.write),
+            }
+            for f in tenant.folders
+        ],
+    }
     return {
         "id": entry.id,
         "name": tenant.commune.name,
@@ -311,6 +331,7 @@ def compile_tenant(deployment: Deployment, entry: TenantEntry) -> dict[str, Any]
         "lists": sorted(lists, key=lambda m: m["address"]),
         "shared_rights": sorted(shared_rights, key=lambda r: (r["mailbox"], r["member"])),
         "calendars": sorted(calendars, key=lambda c: c["id"]),
+        "files": files,
         "chat": {
             "enabled": tenant.services.chat,
             "xmpp_domain": xmpp_domain,

@@ -549,6 +549,14 @@ def _tenant_rules(
                 check_person(member, ("rooms", i, "members", j))
         for j, moderator in enumerate(room.moderators):
             check_person(moderator, ("rooms", i, "moderators", j))
+    check_unique("folders", [f.name.casefold() for f in tenant.folders], "rule.duplicate_folder")
+    for i, folder in enumerate(tenant.folders):
+        for right in ("read", "write"):
+            for j, member in enumerate(getattr(folder, right)):
+                if member != EVERYONE:
+                    check_person(member, ("folders", i, right, j))
+    if tenant.folders and not tenant.services.files:
+        problems.append(source.problem(("folders",), t("rule.folders_without_files")))
     if tenant.rooms and not tenant.services.chat:
         problems.append(source.problem(("rooms",), t("rule.rooms_without_chat")))
     if tenant.services.chat:

@@ -330,6 +330,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "http://mail.{domain}/.well-known/acme-challenge/, puis indiquez "
         "dns: {{acme_redirect: true}}",
     ),
+    "folder.bad_name": (
+        "'{name}' cannot name a folder: no '/' or '\\', no leading '.', and '{personal}' "
+        "holds the personal folders",
+        "« {name} » ne peut pas nommer un dossier : ni « / » ni « \\ », pas de « . » au "
+        "début, et « {personal} » contient les dossiers personnels",
+    ),
+    "rule.duplicate_folder": (
+        "folder '{value}' is declared twice in this tenant",
+        "le dossier « {value} » est déclaré deux fois dans cette collectivité",
+    ),
+    "rule.folders_without_files": (
+        "folders are declared but shared files are off: add services: {{files: true}}",
+        "des dossiers sont déclarés mais les fichiers partagés sont désactivés : ajoutez "
+        "services: {{files: true}}",
+    ),
     "rule.duplicate_calendar": (
         "calendar id '{value}' is used twice in this tenant (give one of them an id)",
         "l'identifiant d'agenda « {value} » est utilisé deux fois dans cette collectivité "

@@ -62,5 +62,21 @@ if [ ! -f "$converse_archive" ]; then
   fi
   mv "$converse_archive.part" "$converse_archive"
 fi
+# The shared files' WebDAV server (role files): WsgiDAV's wheel from PyPI, checked against
+# PyPI's SHA-256; the roles unpack it on the servers (Debian provides its dependencies).
+wsgidav_version=4.3.3
+wsgidav_sha256=8d96b0f05ad7f280572e99d1c605962a853d715f8e934298555d0c47ef275e88
+wsgidav_wheel=vendor/WsgiDAV-$wsgidav_version-py3-none-any.whl
+if [ ! -f "$wsgidav_wheel" ]; then
+  mkdir -p vendor/.download
+  .venv/bin/pip download --quiet --no-deps --only-binary=:all: -d vendor/.download "WsgiDAV==$wsgidav_version" 2>&1 | grep -v "is ignored" || true
+  if [ "$(sha256sum "vendor/.download/WsgiDAV-$wsgidav_version-py3-none-any.whl" | cut -d' ' -f1)" != "$wsgidav_sha256" ]; then
+    echo "WsgiDAV $wsgidav_version: the download does not match PyPI's digest" >&2
+    rm -rf vendor/.download
+    exit 1
+  fi
+  mv "vendor/.download/WsgiDAV-$wsgidav_version-py3-none-any.whl" "$wsgidav_wheel"
+  rm -rf vendor/.download
+fi
 .venv/bin/promtool --version | head -1
 .venv/bin/fnl-deploy --version

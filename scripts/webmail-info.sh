@@ -48,3 +48,20 @@ Chat (same address, same password) — web chat in a browser on this machine:
 Chat apps (Conversations, Monal, Gajim): the address and password above, server
 127.0.0.1 port 15222 (on a real platform the app finds the server through DNS).
 INFO
+secretariat=elodie.rossi@saint-etienne-de-crossey.fr
+# The lab's CA changes with each lab: its root as this lab has it.
+fnl-deploy lab ca -i "$LAB" > "$LAB/.fnl/lab/acme-root.pem"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$LAB/.fnl/lab/acme-root.pem" \
+  --resolve mail.saint-etienne-de-crossey.fr:10443:127.0.0.1 -u "$secretariat:$(password "$secretariat")" \
+  "https://mail.saint-etienne-de-crossey.fr:10443/fichiers/")
+[ "$code" = 200 ] || { echo "the shared files on port 10443 answered $code" >&2; exit 1; }
+cat <<INFO
+
+Shared files (WebDAV, same address, same password): on a real platform
+https://mail.saint-etienne-de-crossey.fr/fichiers/ (Windows: map network drive; macOS:
+Connect to Server; LibreOffice: Open Remote). In the lab the name resolves only for this
+command, which lists the secretariat's view:
+  curl --cacert $LAB/.fnl/lab/acme-root.pem --resolve mail.saint-etienne-de-crossey.fr:10443:127.0.0.1 \\
+    -u $secretariat:$(password "$secretariat") -X PROPFIND -H 'Depth: 1' \\
+    https://mail.saint-etienne-de-crossey.fr:10443/fichiers/
+INFO

@@ -18,6 +18,7 @@ class Defaults(Strict):
 
     mailbox_quota: Size = Field(5 * GIB, description="Quota of each mailbox.")
     tenant_quota: Size = Field(10 * GIB, description="Cap on the sum of a tenant's quotas.")
+    files_quota: Size = Field(10 * GIB, description="What a commune's shared files may hold.")
     server: Identifier | None = Field(
         None, description="Server for tenants without placement (default: the first server)."
     )

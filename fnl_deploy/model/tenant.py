@@ -191,6 +191,7 @@ class Quotas(Strict):
 
     mailbox: Size | None = Field(None, description="Default quota of each mailbox.")
     tenant: Size | None = Field(None, description="Cap on the sum of the tenant's quotas.")
+    files: Size | None = Field(None, description="What the commune's shared files may hold.")
 
 
 class Services(Strict):
@@ -199,6 +200,11 @@ class Services(Strict):
     mail: bool = Field(True, description="Mail (IMAP, SMTP, webmail).")
     groupware: bool = Field(True, description="Agenda and address book (CalDAV, CardDAV, web).")
     activesync: bool = Field(False, description="Exchange ActiveSync for phones.")
+    files: bool = Field(
+        False,
+        description="Shared files (WebDAV) at https://mail.<domain>/fichiers/: the folders "
+        "below and a personal folder per person, same address and password.",
+    )
     chat: bool = Field(
         False,
         description="Chat (XMPP): the chat address is the mail address, same password; "
@@ -312,6 +318,31 @@ class ChatRoom(Strict):
     )
 
 
+#: The folder that holds each person's own folder in a commune's shared files.
+PERSONAL_FOLDER = "Personnel"
+
+
+class SharedFolder(Strict):
+    """A folder of the commune's shared files, e.g. the council's documents."""
+
+    name: DisplayText = Field(description="As people see it, e.g. Conseil municipal.")
+    read: tuple[Identifier, ...] = Field(
+        (), description=f"Ids of the people who may open it, or '{EVERYONE}'."
+    )
+    write: tuple[Identifier, ...] = Field(
+        (), description=f"Ids of the people who may also add, change and delete, or '{EVERYONE}'."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, name: str) -> str:
+        # A directory on the server and a segment of a URL: no separators, nothing hidden,
+        # and not the personal folders' own name.
+        if "/" in name or "\\" in name or name.startswith(".") or name == PERSONAL_FOLDER:
+            raise fail(t("folder.bad_name", name=name, personal=PERSONAL_FOLDER))
+        return name
+
+
 class Tenant(Strict):
     """One tenant file (``tenants/<id>.yml``)."""
 
@@ -338,6 +369,9 @@ class Tenant(Strict):
     lists: tuple[MailingList, ...] = ()
     calendars: tuple[Calendar, ...] = ()
     rooms: tuple[ChatRoom, ...] = Field((), description="Chat rooms (services.chat: true).")
+    folders: tuple[SharedFolder, ...] = Field(
+        (), description="Shared folders (services.files: true)."
+    )
     offboarded: datetime.date | None = Field(
         None,
         description="Written by `fnl-deploy offboard` once the commune's data is archived: "

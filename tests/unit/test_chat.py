@@ -126,7 +126,7 @@ def test_a_website_that_redirects_the_challenge_lets_chat_in(example: Path) -> N
         ("members: [mmartin, pdurand]", "members: [mmartin, nobody]", "rooms[0].members[1]"),
         ("moderators: [mmartin]", "moderators: [nobody]", "rooms[0].moderators[0]"),
         ("  - name: Mairie\n", "  - name: Conseil\n    id: conseil\n", "used twice"),
-        ("services:\n  chat: true\n", "", "services: {chat: true}"),
+        ("  chat: true\n", "", "services: {chat: true}"),
     ],
 )
 def test_room_mistakes_name_the_file_line_and_field(example, old, new, expected) -> None:
