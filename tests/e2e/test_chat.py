@@ -187,9 +187,11 @@ def browse(body: str) -> None:
 def test_plan_shows_room_changes_and_the_next_apply_applies_them(lab_copy):
     tenant = lab_copy / "tenants" / "saint-etienne-de-crossey.yml"
     text = tenant.read_text(encoding="utf-8")
+    new_room = "rooms:\n  - id: urbanisme\n    name: Commission urbanisme\n    members: [pdurand]\n"
     tenant.write_text(
-        text.replace("members: [mmartin, pdurand]", "members: [mmartin, pdurand, secretariat]")
-        + "  - id: urbanisme\n    name: Commission urbanisme\n    members: [pdurand]\n",
+        text.replace(
+            "members: [mmartin, pdurand]", "members: [mmartin, pdurand, secretariat]"
+        ).replace("rooms:\n", new_room, 1),
         encoding="utf-8",
     )
     plan = fnl("plan", inventory=lab_copy)
