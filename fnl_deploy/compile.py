@@ -306,6 +306,10 @@ def compile_tenant(deployment: Deployment, entry: TenantEntry) -> dict[str, Any]
         "quota_bytes": tenant.quotas.files or deployment.operator.defaults.files_quota,
         # Each person's own folder, Personnel/<first part of their address>.
         "people": {address(p.mailbox): p.mailbox for p in tenant.people},
+        # A renamed person's folder follows them (people[].former_addresses).
+        "renamed": {
+            p.mailbox: list(p.former_addresses) for p in tenant.people if p.former_addresses
+        },
         "folders": [
             {
                 "name": f.name,

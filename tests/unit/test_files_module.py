@@ -36,7 +36,7 @@ COUNCIL = {"name": "Conseil municipal", "read": ["m@a.fr"], "write": []}
 
 def test_a_new_space_is_one_change_then_folders_and_people_are_their_own(tmp_path):
     spaces = fnl_files.wanted_spaces([tenant([COUNCIL])], str(tmp_path))
-    changes, archived, created = fnl_files.plan(spaces, str(tmp_path), {})
+    changes, archived, created, _ = fnl_files.plan(spaces, str(tmp_path), {})
     assert [(c["action"], c["kind"]) for c in changes] == [("+", "files space")]
     assert archived == []
     assert str(tmp_path / "a.fr" / "Personnel" / "m") in created
@@ -53,7 +53,7 @@ def test_a_new_space_is_one_change_then_folders_and_people_are_their_own(tmp_pat
         str(tmp_path),
     )
     previous = {"a.fr": {"domain": "a.fr", "quota_bytes": 1000, "folders": [COUNCIL]}}
-    changes, _, _ = fnl_files.plan(spaces, str(tmp_path), previous)
+    changes, _, _, _ = fnl_files.plan(spaces, str(tmp_path), previous)
     assert {(c["action"], c["kind"], c["name"]) for c in changes} == {
         ("+", "folder", "Urbanisme"),
         ("+", "personal folder", "p"),
@@ -66,7 +66,7 @@ def test_removed_folders_and_people_are_archived_with_a_manifest(tmp_path):
     (root / "a.fr" / "Personnel" / "gone").mkdir(parents=True)
     (root / "a.fr" / "Secrétariat" / "budget.ods").write_bytes(b"budget")
     spaces = fnl_files.wanted_spaces([tenant([])], str(root))
-    changes, archived, _ = fnl_files.plan(spaces, str(root), {})
+    changes, archived, _, _ = fnl_files.plan(spaces, str(root), {})
     assert {(c["action"], c["name"]) for c in changes} >= {("-", "Secrétariat"), ("-", "gone")}
     target = fnl_files.archive(
         str(root / "a.fr" / "Secrétariat"), "Secrétariat", str(tmp_path / "archive"), "a.fr"
@@ -80,7 +80,7 @@ def test_removed_folders_and_people_are_archived_with_a_manifest(tmp_path):
 
 def test_a_commune_whose_files_are_off_keeps_them_in_the_archive(tmp_path):
     (tmp_path / "b.fr" / "Personnel").mkdir(parents=True)
-    changes, archived, _ = fnl_files.plan({}, str(tmp_path), {})
+    changes, archived, _, _ = fnl_files.plan({}, str(tmp_path), {})
     assert [(c["action"], c["kind"], c["name"]) for c in changes] == [
         (
             "-",
@@ -89,6 +89,22 @@ def test_a_commune_whose_files_are_off_keeps_them_in_the_archive(tmp_path):
         )
     ]
     assert archived == [(str(tmp_path / "b.fr"), "space", None)]
+
+
+def test_a_renamed_persons_folder_follows_them(tmp_path):
+    (tmp_path / "a.fr" / "Personnel" / "marie.martin").mkdir(parents=True)
+    renamed = tenant([], {"m@a.fr": "marie.dupont"})
+    renamed["files"]["renamed"] = {"marie.dupont": ["marie.martin"]}
+    spaces = fnl_files.wanted_spaces([renamed], str(tmp_path))
+    changes, archived, _, moved = fnl_files.plan(spaces, str(tmp_path), {})
+    assert archived == []
+    assert moved == [
+        (
+            str(tmp_path / "a.fr" / "Personnel" / "marie.martin"),
+            str(tmp_path / "a.fr" / "Personnel" / "marie.dupont"),
+        )
+    ]
+    assert [c["detail"] for c in changes] == ["renamed from marie.martin, with its files"]
 
 
 def test_rights_and_quota_changes_are_shown(tmp_path):

@@ -58,6 +58,7 @@ def wanted_spaces(tenants, root):
             "root": os.path.join(root, tenant["domain"]),
             "quota_bytes": files["quota_bytes"],
             "people": dict(sorted(files["people"].items())),
+            "renamed": files.get("renamed", {}),
             "folders": files["folders"],
         }
     return spaces
@@ -72,8 +73,9 @@ def visible_entries(path):
 
 
 def plan(spaces, root, previous):
-    """(changes, [(path to archive, archive name, tenant)], [directories to create])."""
-    changes, to_archive, to_create = [], [], []
+    """(changes, [(path to archive, archive name, tenant)], [directories to create],
+    [(personal folder, its new path)])."""
+    changes, to_archive, to_create, to_rename = [], [], [], []
     old_folders = {(c["domain"], f["name"]): f for c in previous.values() for f in c["folders"]}
     for domain, space in sorted(spaces.items()):
         base, tenant = space["root"], space["tenant"]
@@ -114,14 +116,25 @@ def plan(spaces, root, previous):
         personal = os.path.join(base, PERSONAL)
         to_create.append(personal)
         mine = set(space["people"].values())
+        taken = set()
         for local in sorted(mine):
             path = os.path.join(personal, local)
             if not os.path.isdir(path):
+                # A person renamed (former addresses) keeps their folder under the new name.
+                former = next((old for old in space["renamed"].get(local, [])
+                               if old not in mine and os.path.isdir(os.path.join(personal, old))),
+                              None)
+                if former is not None:
+                    to_rename.append((os.path.join(personal, former), path))
+                    taken.add(former)
+                    changes.append(change("~", "personal folder", local, tenant,
+                                          "renamed from %s, with its files" % former))
+                    continue
                 to_create.append(path)
                 if os.path.isdir(base):
                     changes.append(change("+", "personal folder", local, tenant))
         for name in visible_entries(personal):
-            if name not in mine:
+            if name not in mine and name not in taken:
                 to_archive.append((os.path.join(personal, name), PERSONAL + "-" + name, tenant))
                 changes.append(change("-", "personal folder", name, tenant,
                                       "archived with its files, nothing deleted"))
@@ -131,7 +144,7 @@ def plan(spaces, root, previous):
             to_archive.append((os.path.join(root, domain), "space", None))
             changes.append(change("-", "files space", domain, None,
                                   "archived with its files, nothing deleted"))
-    return changes, to_archive, to_create
+    return changes, to_archive, to_create, to_rename
 
 
 def archive(path, name, archive_root, domain):
@@ -185,7 +198,7 @@ def main():
                 previous = {c["domain"]: c for c in json.load(current).get("communes", {}).values()}
         except (ValueError, KeyError, AttributeError):
             previous = {}
-    changes, to_archive, to_create = plan(spaces, p["root"], previous)
+    changes, to_archive, to_create, to_rename = plan(spaces, p["root"], previous)
     text = json.dumps(settings_document(spaces, p["dovecot_socket"]), ensure_ascii=False,
                       indent=1, sort_keys=True) + "\n"
     on_disk = None
@@ -193,10 +206,12 @@ def main():
         with open(p["settings"], encoding="utf-8") as current:
             on_disk = current.read()
     missing = [d for d in to_create if not os.path.isdir(d)]
-    changed = bool(changes or to_archive or missing or on_disk != text)
+    changed = bool(changes or to_archive or to_rename or missing or on_disk != text)
     if module.check_mode or not changed:
         module.exit_json(changed=changed, fnl_changes=changes)
     owner = pwd.getpwnam(p["owner"])
+    for former, new in to_rename:
+        os.rename(former, new)
     archived = []
     for path, name, tenant in to_archive:
         domain = os.path.basename(path) if name == "space" else os.path.relpath(
