@@ -188,4 +188,10 @@ def test_the_communes_quota_refuses_an_oversized_upload(space):
     answer = elodie.put("/fichiers/Secr%C3%A9tariat/trop-gros.bin", data=b"\0" * 300_000)
     assert answer.status_code == 507
     assert not (root / "Secrétariat" / "trop-gros.bin").exists()
+    # Without a size announced (chunked, as macOS Finder sends), counted as it comes.
+    chunked = elodie.put("/fichiers/Secr%C3%A9tariat/flux.bin", data=iter([b"\0" * 100_000] * 3))
+    assert chunked.status_code == 507
+    assert not (root / "Secrétariat" / "flux.bin").exists()
+    # (The refused body is left unread: the client reconnects, as behind nginx.)
+    elodie = client("elodie@a.fr", url)
     assert elodie.put("/fichiers/Secr%C3%A9tariat/petit.bin", data=b"\0" * 1000).status_code == 201

@@ -28,12 +28,14 @@ Runs under Debian's python3 with WsgiDAV (unpacked from its wheel) and cheroot.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import socket
 import threading
 import time
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 # WsgiDAV's modules import each other: the application first, or dav_error half-loads.
@@ -87,7 +89,8 @@ def dovecot_login(socket_path: str, user: str, password: str, timeout: float = 1
 class DovecotDomainController(BaseDomainController):
     """Basic authentication against Dovecot; successes are remembered a minute."""
 
-    _cache: dict[str, float] = {}
+    # Shared by the communes' instances: a login is the same person everywhere.
+    _cache: ClassVar[dict[str, float]] = {}
     _lock = threading.Lock()
 
     def __init__(self, wsgidav_app, config):
@@ -159,10 +162,9 @@ class Commune:
         used = 0
         for directory, _dirs, files in os.walk(self.root):
             for name in files:
-                try:
+                # A file removed while counting counts for nothing.
+                with contextlib.suppress(OSError):
                     used += os.lstat(os.path.join(directory, name)).st_size
-                except OSError:
-                    pass
         self._usage = (time.monotonic(), used)
         return used
 
@@ -206,13 +208,50 @@ class RightsAndQuota(BaseMiddleware):
                 raise DAVError(HTTP_FORBIDDEN)
             target = destination
         if method == "PUT":
-            incoming = int(environ.get("CONTENT_LENGTH") or 0)
-            if commune.usage() + incoming > commune.quota_bytes:
+            room = commune.quota_bytes - commune.usage()
+            if not environ.get("CONTENT_LENGTH"):
+                # Chunked (macOS Finder, davfs2): no size announced, counted as it comes.
+                environ["wsgi.input"] = QuotaInput(environ["wsgi.input"], room)
+                return self._put_within_quota(environ, start_response, commune, parts)
+            if int(environ["CONTENT_LENGTH"]) > room:
                 raise DAVError(HTTP_INSUFFICIENT_STORAGE, "quota de la commune atteint")
-        elif method == "COPY" and target is not None:
-            if commune.usage() + commune.size_of(parts) > commune.quota_bytes:
-                raise DAVError(HTTP_INSUFFICIENT_STORAGE, "quota de la commune atteint")
+        elif (
+            method == "COPY"
+            and target is not None
+            and commune.usage() + commune.size_of(parts) > commune.quota_bytes
+        ):
+            raise DAVError(HTTP_INSUFFICIENT_STORAGE, "quota de la commune atteint")
         return self.next_app(environ, start_response)
+
+    def _put_within_quota(self, environ, start_response, commune, parts):
+        try:
+            yield from self.next_app(environ, start_response)
+        except DAVError as error:
+            if error.value == HTTP_INSUFFICIENT_STORAGE:
+                # What was written before the quota ran out is no one's file.
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(commune.root, *parts))
+            raise
+
+
+class QuotaInput:
+    """A request body that refuses (507) the bytes beyond what the quota leaves."""
+
+    def __init__(self, stream, room: int):
+        self.stream = stream
+        self.room = room
+
+    def _count(self, data: bytes) -> bytes:
+        self.room -= len(data)
+        if self.room < 0:
+            raise DAVError(HTTP_INSUFFICIENT_STORAGE, "quota de la commune atteint")
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        return self._count(self.stream.read(size))
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._count(self.stream.readline(size))
 
 
 class CommuneProvider(FilesystemProvider):

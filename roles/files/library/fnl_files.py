@@ -222,6 +222,7 @@ def main():
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o750, exist_ok=True)
             os.chown(directory, owner.pw_uid, owner.pw_gid)
+    os.makedirs(os.path.dirname(p["settings"]), mode=0o755, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".fnl-files-", dir=os.path.dirname(p["settings"]))
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)
