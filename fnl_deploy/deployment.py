@@ -135,12 +135,11 @@ class Deployment:
         the commune has no address of its own there (its website) and the server's is known.
         """
         tenant = entry.tenant
-        own_apex = any(r.name == "@" and r.type in ("A", "AAAA") for r in tenant.dns.records)
         return (
             tenant.services.chat
             and self.dns_mode(entry) is DnsMode.hosted
             and self.placement(entry).ipv4 is not None
-            and not own_apex
+            and not has_own_apex(tenant)
         )
 
     def tenant_cap(self, entry: TenantEntry) -> int:
@@ -562,10 +561,9 @@ def _tenant_rules(
     if tenant.services.chat:
         # Chat apps check the certificate against the domain itself (docs/chat.md).
         dns_mode = tenant.dns.mode or operator.defaults.dns_mode
-        own_apex = any(r.name == "@" and r.type in ("A", "AAAA") for r in tenant.dns.records)
         if dns_mode is not DnsMode.hosted:
             problems.append(source.problem(("services", "chat"), t("rule.chat_needs_hosted")))
-        elif own_apex and not tenant.dns.acme_redirect:
+        elif has_own_apex(tenant) and not tenant.dns.acme_redirect:
             problems.append(
                 source.problem(
                     ("services", "chat"),
@@ -643,6 +641,11 @@ def _tenant_rules(
                 )
             )
     return problems, local_parts
+
+
+def has_own_apex(tenant: Tenant) -> bool:
+    """Whether the commune's own records give its domain an address (its website)."""
+    return any(r.name == "@" and r.type in ("A", "AAAA") for r in tenant.dns.records)
 
 
 def person_by_id(tenant: Tenant) -> dict[str, Person]:
