@@ -1,0 +1,88 @@
+"""Two versions of fnl-deploy side by side on the platform bench/lab.py left in the lab.
+
+Usage: .venv/bin/python bench/compare.py BEFORE_CHECKOUT [--runs 2] [--add-one]
+
+BEFORE_CHECKOUT is another checkout of fnl-deploy (`git worktree add /var/tmp/before
+COMMIT`; roles, playbooks and package are taken from it); "after" is this checkout. On
+the deployment of bench/lab.py (/var/tmp/fnl-bench/deployment, its servers still up),
+each command runs alternately with before and after, RUNS times: `plan` with no change,
+then `apply` with no change. With --add-one, one more commune of bench/generate.py is
+added and applied with after, then one more with before (two communes alike: ~10
+mailboxes, a shared mailbox, an alias, a list). Every command is a new process timed on
+the wall clock, as bench/lab.py times them; changes and tasks come from `--json`.
+Use it for a change that bench/lab.py's hour would measure only as a whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate import write_tenants
+
+AFTER = Path(__file__).resolve().parent.parent
+DEPLOYMENT = Path("/var/tmp/fnl-bench/deployment")
+
+
+def timed(checkout: Path, command: str) -> tuple[float, int, int]:
+    """fnl-deploy COMMAND --json from CHECKOUT: seconds, changes, tasks."""
+    # Run from the checkout, with it on PYTHONPATH: its package (and with it its roles and
+    # playbooks, fnl_deploy.paths.share_dir) wins over the one installed in the
+    # environment, and over the current directory's (`python -m` puts that first).
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    argv = [sys.executable, "-m", "fnl_deploy.cli", command, "--json", "-i", str(DEPLOYMENT)]
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env, cwd=checkout)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
+        raise SystemExit(f"{checkout}: fnl-deploy {command} failed (exit {done.returncode})")
+    data = json.loads(done.stdout)["data"]
+    return seconds, len(data.get("changes", [])), int(data.get("tasks", 0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("before", type=Path)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--add-one", action="store_true")
+    args = parser.parse_args()
+    versions = {"before": args.before.resolve(), "after": AFTER}
+    rows: list[tuple[str, str, float, int, int]] = []
+
+    def measure(label: str, version: str, command: str) -> None:
+        seconds, changes, tasks = timed(versions[version], command)
+        rows.append((label, version, seconds, changes, tasks))
+        print(f"{label:<24} {version:<7} {seconds:7.1f}s {changes:>5} changes {tasks:>4} tasks")
+
+    for command in ("plan", "apply"):
+        for _ in range(args.runs):
+            for version in ("before", "after"):
+                measure(f"{command}, no change", version, command)
+    if args.add_one:
+        communes = len(list((DEPLOYMENT / "tenants").glob("*.yml")))
+        for version in ("after", "before"):
+            communes += 1
+            write_tenants(DEPLOYMENT / "tenants", communes)
+            measure("apply, one commune added", version, "apply")
+
+    print()
+    for label in dict.fromkeys(row[0] for row in rows):
+        before = [row[2] for row in rows if row[0] == label and row[1] == "before"]
+        after = [row[2] for row in rows if row[0] == label and row[1] == "after"]
+        if before and after:
+            print(
+                f"{label:<24} before {min(before):6.1f}s  after {min(after):6.1f}s  "
+                f"ratio {min(before) / min(after):.1f}x (best of each)"
+            )
+
+
+if __name__ == "__main__":
+    main()
