@@ -21,14 +21,8 @@ step "lab: host check and base image (molecule and the lab tests use it)"
 fnl-deploy lab doctor -i inventories/lab
 fnl-deploy lab image
 
-step "molecule: one scenario per role"
-for scenario in roles/*/molecule/default; do
-  role_dir=${scenario%/molecule/default}
-  step "molecule test ${role_dir}"
-  (cd "$role_dir" && molecule test)
-done
-step "molecule test -s site (the whole playbook, two communes)"
-molecule test -s site
+step "molecule: one scenario per role, and site (the whole playbook, two communes), two at a time"
+./scripts/molecule-all.sh 2
 
 step "pytest: unit, CLI, golden, then the lab (tests/e2e brings up a fresh lab once)"
 # --durations: where the suite spends its time, to keep CI well under an hour.
