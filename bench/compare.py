@@ -3,7 +3,8 @@
 Usage: .venv/bin/python bench/compare.py BEFORE_CHECKOUT [--runs 2] [--add-one]
 
 BEFORE_CHECKOUT is another checkout of fnl-deploy (`git worktree add /var/tmp/before
-COMMIT`; roles, playbooks and package are taken from it); "after" is this checkout. On
+COMMIT`, then a copy of this checkout's `vendor/`, which scripts/setup.sh fetches; roles,
+playbooks and package are taken from it); "after" is this checkout. On
 the deployment of bench/lab.py (/var/tmp/fnl-bench/deployment, its servers still up),
 each command runs alternately with before and after, RUNS times: `plan` with no change,
 then `apply` with no change. With --add-one, one more commune of bench/generate.py is
@@ -16,36 +17,17 @@ Use it for a change that bench/lab.py's hour would measure only as a whole.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import write_tenants
 
+from lab import WORK, fnl
+
 AFTER = Path(__file__).resolve().parent.parent
-DEPLOYMENT = Path("/var/tmp/fnl-bench/deployment")
-
-
-def timed(checkout: Path, command: str) -> tuple[float, int, int]:
-    """fnl-deploy COMMAND --json from CHECKOUT: seconds, changes, tasks."""
-    # Run from the checkout, with it on PYTHONPATH: its package (and with it its roles and
-    # playbooks, fnl_deploy.paths.share_dir) wins over the one installed in the
-    # environment, and over the current directory's (`python -m` puts that first).
-    env = {**os.environ, "PYTHONPATH": str(checkout)}
-    argv = [sys.executable, "-m", "fnl_deploy.cli", command, "--json", "-i", str(DEPLOYMENT)]
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env, cwd=checkout)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
-        raise SystemExit(f"{checkout}: fnl-deploy {command} failed (exit {done.returncode})")
-    data = json.loads(done.stdout)["data"]
-    return seconds, len(data.get("changes", [])), int(data.get("tasks", 0))
+DEPLOYMENT = WORK / "deployment"
 
 
 def main() -> None:
@@ -58,9 +40,12 @@ def main() -> None:
     rows: list[tuple[str, str, float, int, int]] = []
 
     def measure(label: str, version: str, command: str) -> None:
-        seconds, changes, tasks = timed(versions[version], command)
-        rows.append((label, version, seconds, changes, tasks))
-        print(f"{label:<24} {version:<7} {seconds:7.1f}s {changes:>5} changes {tasks:>4} tasks")
+        run = fnl(command, "--json", root=DEPLOYMENT, checkout=versions[version])
+        rows.append((label, version, run.seconds, run.changes, run.tasks))
+        print(
+            f"{label:<24} {version:<7} {run.seconds:7.1f}s {run.changes:>5} changes "
+            f"{run.tasks:>4} tasks"
+        )
 
     for command in ("plan", "apply"):
         for _ in range(args.runs):

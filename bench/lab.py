@@ -55,16 +55,27 @@ class Run:
     changes: int = 0
 
 
-def fnl(*args: str, root: Path | None = None, check: bool = True, mitogen: bool = True) -> Run:
+def fnl(
+    *args: str,
+    root: Path | None = None,
+    check: bool = True,
+    mitogen: bool = True,
+    checkout: Path | None = None,
+) -> Run:
     """Run fnl-deploy as an admin would; with --json, read tasks and changes from it.
 
     mitogen=False runs it with Ansible's own strategy (FNL_DEPLOY_MITOGEN=0), to measure
-    what Mitogen brings side by side.
+    what Mitogen brings side by side. checkout runs another checkout's fnl-deploy (with
+    its roles and playbooks, fnl_deploy.paths.share_dir): from that directory and on
+    PYTHONPATH, it wins over the installed package and over the current directory's
+    (`python -m` puts that first); bench/compare.py uses it.
     """
     argv = [*FNL, *args, *(["-i", str(root)] if root else [])]
     env = {**os.environ, "FNL_DEPLOY_MITOGEN": "1" if mitogen else "0"}
+    if checkout:
+        env["PYTHONPATH"] = str(checkout)
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env, cwd=checkout)
     seconds = time.perf_counter() - start
     if check and done.returncode not in (0, 2 if args[0] == "plan" else 0):
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
