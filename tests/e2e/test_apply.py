@@ -9,6 +9,7 @@ import signal
 import smtplib
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,12 @@ def _changes(envelope: dict) -> list[tuple]:
     )
 
 
+def _run_log_summary(stdout: str) -> dict:
+    """The summary a run keeps in its run log (the directory its last line names)."""
+    run_dir = stdout.rsplit("Run log: ", 1)[1].split()[0]
+    return json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+
+
 def _directory(sql: str) -> list[str]:
     result = server_exec(
         "mail1", "runuser", "-u", "postgres", "--", "psql", "-At", "-d", "fnl_directory", "-c", sql
@@ -67,18 +74,19 @@ def test_plan_after_an_edit_shows_exactly_what_apply_does(lab_copy):
     text = tenant.read_text(encoding="utf-8")
     person = "people:\n  - id: adjoint\n    name: Noël Bérard\n    mailbox: noel.berard\n"
     tenant.write_text(text.replace("people:\n", person, 1), encoding="utf-8")
-    plan = fnl("plan", "--json", inventory=lab_copy)
-    assert plan.rc == 2, plan.stdout
-    planned = json.loads(plan.stdout)
-    assert _changes(planned) == [
-        ("mail1", "mail", "+", "mailbox", NOEL, "ambel"),
-        ("mail1", "site", "~", "task", "Record the desired state the server was converged to", ""),
-    ]
+    # One plan, read twice: as a person reads it, and exactly, from its run log.
     human = fnl("plan", inventory=lab_copy)
+    assert human.rc == 2, human.stdout
     assert (
         "Tenant ambel\n  mail\n    + mailbox noel.berard@mairie-ambel.fr  (2 GiB)" in human.stdout
     )
     assert "Plan: 1 to add, 1 to change, 0 to disable." in human.stdout
+    planned = {"data": _run_log_summary(human.stdout)}
+    assert planned["data"]["check"] is True
+    assert _changes(planned) == [
+        ("mail1", "mail", "+", "mailbox", NOEL, "ambel"),
+        ("mail1", "site", "~", "task", "Record the desired state the server was converged to", ""),
+    ]
     apply = fnl("apply", "--json", inventory=lab_copy)
     assert apply.rc == 0, apply.stdout
     assert _changes(json.loads(apply.stdout)) == _changes(planned)
