@@ -12,6 +12,10 @@ added and applied with after, then one more with before (two communes alike: ~10
 mailboxes, a shared mailbox, an alias, a list). Every command is a new process timed on
 the wall clock, as bench/lab.py times them; changes and tasks come from `--json`.
 Use it for a change that bench/lab.py's hour would measure only as a whole.
+
+--deployment DIR runs it on another deployment whose servers are up, e.g. the lab of
+`scripts/demo.sh` (inventories/lab: its four example communes); not with --add-one,
+which writes generated communes into DIR/tenants.
 """
 
 from __future__ import annotations
@@ -35,12 +39,14 @@ def main() -> None:
     parser.add_argument("before", type=Path)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--add-one", action="store_true")
+    parser.add_argument("--deployment", type=Path, default=DEPLOYMENT)
     args = parser.parse_args()
+    deployment = args.deployment.resolve()
     versions = {"before": args.before.resolve(), "after": AFTER}
     rows: list[tuple[str, str, float, int, int]] = []
 
     def measure(label: str, version: str, command: str) -> None:
-        run = fnl(command, "--json", root=DEPLOYMENT, checkout=versions[version])
+        run = fnl(command, "--json", root=deployment, checkout=versions[version])
         rows.append((label, version, run.seconds, run.changes, run.tasks))
         print(
             f"{label:<24} {version:<7} {run.seconds:7.1f}s {run.changes:>5} changes "
@@ -52,10 +58,10 @@ def main() -> None:
             for version in ("before", "after"):
                 measure(f"{command}, no change", version, command)
     if args.add_one:
-        communes = len(list((DEPLOYMENT / "tenants").glob("*.yml")))
+        communes = len(list((deployment / "tenants").glob("*.yml")))
         for version in ("after", "before"):
             communes += 1
-            write_tenants(DEPLOYMENT / "tenants", communes)
+            write_tenants(deployment / "tenants", communes)
             measure("apply, one commune added", version, "apply")
 
     print()
